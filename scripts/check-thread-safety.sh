@@ -5,8 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clang=${CLANGXX:-clang++-14}
-mapfile -t files < <(grep -rl --include='*.cc' -E 'GUARDED_BY|REQUIRES\(|thread_annotations.h' \
-  base lease mailbox domains spm agent tools 2>/dev/null | grep -v '_test\.cc$' | sort)
+# A source is checked when it or its own header uses the annotations.
+pattern='GUARDED_BY|REQUIRES\(|ACQUIRE\(|thread_annotations.h'
+files=()
+while IFS= read -r cc; do
+  h=${cc%.cc}.h
+  if grep -qE "$pattern" "$cc" || { [[ -f $h ]] && grep -qE "$pattern" "$h"; }; then
+    files+=("$cc")
+  fi
+done < <(find base lease mailbox domains spm agent tools -name '*.cc' ! -name '*_test.cc' 2>/dev/null | sort)
 if ((${#files[@]} == 0)); then
   echo "check-thread-safety: no annotated sources"
   exit 0
