@@ -348,33 +348,49 @@ ConfigSchema& ConfigSchema::Add(ConfigKey key) {
   return *this;
 }
 
+namespace {
+
+ConfigKey MakeKey(std::string name, ConfigType type, ConfigValue default_value,
+                  std::string description) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.type = type;
+  key.default_value = std::move(default_value);
+  key.description = std::move(description);
+  return key;
+}
+
+}  // namespace
+
 ConfigSchema& ConfigSchema::String(std::string name, std::string default_value,
                                    std::string description) {
-  ConfigKey key{std::move(name), ConfigType::kString, std::move(default_value),
-                std::move(description)};
-  return Add(std::move(key));
+  return Add(MakeKey(std::move(name), ConfigType::kString,
+                     std::move(default_value), std::move(description)));
 }
 
 ConfigSchema& ConfigSchema::Int(std::string name, int64_t default_value,
                                 int64_t min, int64_t max,
                                 std::string description) {
-  ConfigKey key{std::move(name), ConfigType::kInt, default_value,
-                std::move(description), min, max};
+  ConfigKey key = MakeKey(std::move(name), ConfigType::kInt, default_value,
+                          std::move(description));
+  key.min = min;
+  key.max = max;
   return Add(std::move(key));
 }
 
 ConfigSchema& ConfigSchema::Bool(std::string name, bool default_value,
                                  std::string description) {
-  ConfigKey key{std::move(name), ConfigType::kBool, default_value,
-                std::move(description)};
-  return Add(std::move(key));
+  return Add(MakeKey(std::move(name), ConfigType::kBool, default_value,
+                     std::move(description)));
 }
 
 ConfigSchema& ConfigSchema::Duration(std::string name, Nanos default_value,
                                      std::string description, Nanos min,
                                      Nanos max) {
-  ConfigKey key{std::move(name), ConfigType::kDuration, default_value,
-                std::move(description), min.count(), max.count()};
+  ConfigKey key = MakeKey(std::move(name), ConfigType::kDuration,
+                          default_value, std::move(description));
+  key.min = min.count();
+  key.max = max.count();
   return Add(std::move(key));
 }
 
@@ -383,26 +399,26 @@ ConfigSchema& ConfigSchema::Size(std::string name, uint64_t default_value,
                                  uint64_t max) {
   const uint64_t kLimit = std::numeric_limits<int64_t>::max();
   if (min > kLimit || max > kLimit) ConfigBug("size bounds of " + name);
-  ConfigKey key{std::move(name), ConfigType::kSize, default_value,
-                std::move(description), static_cast<int64_t>(min),
-                static_cast<int64_t>(max)};
+  ConfigKey key = MakeKey(std::move(name), ConfigType::kSize, default_value,
+                          std::move(description));
+  key.min = static_cast<int64_t>(min);
+  key.max = static_cast<int64_t>(max);
   return Add(std::move(key));
 }
 
 ConfigSchema& ConfigSchema::Enum(std::string name, std::string default_value,
                                  std::vector<std::string> allowed,
                                  std::string description) {
-  ConfigKey key{std::move(name), ConfigType::kEnum, std::move(default_value),
-                std::move(description)};
+  ConfigKey key = MakeKey(std::move(name), ConfigType::kEnum,
+                          std::move(default_value), std::move(description));
   key.allowed = std::move(allowed);
   return Add(std::move(key));
 }
 
 ConfigSchema& ConfigSchema::Path(std::string name, std::string default_value,
                                  std::string description) {
-  ConfigKey key{std::move(name), ConfigType::kPath, std::move(default_value),
-                std::move(description)};
-  return Add(std::move(key));
+  return Add(MakeKey(std::move(name), ConfigType::kPath,
+                     std::move(default_value), std::move(description)));
 }
 
 const ConfigKey* ConfigSchema::Find(std::string_view name) const {
