@@ -8,7 +8,9 @@
 #ifndef SANPOOL_DOMAINS_STORAGE_ERRORS_H_
 #define SANPOOL_DOMAINS_STORAGE_ERRORS_H_
 
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/status.h"
 
@@ -28,6 +30,28 @@ inline constexpr int kStorageDomainDoesNotExist = 358;
 inline constexpr int kStorageDomainAlreadyExists = 365;
 inline constexpr int kStorageDomainMetadataCreationError = 362;
 inline constexpr int kStorageDomainTargetUnsupported = 399;
+// File domains and volumes (domains/file/).
+inline constexpr int kStorageDomainCreationError = 351;
+inline constexpr int kStorageDomainMetadataNotFound = 364;
+inline constexpr int kStorageDomainLayoutError = 371;
+inline constexpr int kStorageDomainClassError = 386;
+inline constexpr int kStorageDomainDescriptionTooLong = 387;
+inline constexpr int kUnsupportedDomainVersion = 394;
+inline constexpr int kNoSpaceLeftOnDomain = 397;
+inline constexpr int kVolumeExtendingError = 206;
+inline constexpr int kCannotDeleteVolume = 222;
+inline constexpr int kCreateIllegalVolumeSnapshot = 226;
+inline constexpr int kPrepareIllegalVolume = 227;
+inline constexpr int kCreateVolumeSizeError = 229;
+inline constexpr int kIncorrectType = 231;
+inline constexpr int kVolumeResizeValueError = 232;
+inline constexpr int kImagePathError = 254;
+inline constexpr int kImageDeleteError = 256;
+inline constexpr int kMetaDataValidationError = 753;
+inline constexpr int kMetadataCleared = 757;
+inline constexpr int kUnsupportedOperation = 2009;
+inline constexpr int kVolumeNonShareable = 214;
+inline constexpr int kVolumeCopyError = 225;
 inline constexpr int kUnknownTask = 401;
 inline constexpr int kStorageServerConnectionError = 451;
 inline constexpr int kAcquireLockFailure = 651;
@@ -48,6 +72,17 @@ inline Status MetadataSealBroken(std::string_view what) {
   return Status(Code::kDataLoss,
                 "metadata seal is broken: " + std::string(what),
                 storage_code::kMetaDataSealIsBroken);
+}
+
+// `status` with its storage code replaced by `storage_code` (code, message
+// and details kept). OK stays OK.
+inline Status WithStorageCode(const Status& status, int storage_code) {
+  if (status.ok()) return status;
+  Status out(status.code(), std::string(status.message()), storage_code);
+  for (const StatusDetail& d : status.details()) {
+    out = std::move(out).WithDetail(d.key, d.value);
+  }
+  return out;
 }
 
 inline Status InvalidParameter(std::string_view what) {
