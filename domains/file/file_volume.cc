@@ -1,0 +1,417 @@
+#include "domains/file/file_volume.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/log.h"
+#include "base/uuid.h"
+#include "domains/file/fs_util.h"
+#include "domains/storage_errors.h"
+#include "domains/volume_rules.h"
+
+namespace sanpool::file_domain {
+namespace {
+
+using formats::Allocation;
+using formats::Legality;
+using formats::VolumeFormat;
+using formats::VolumeMetadata;
+using formats::VolumeRole;
+
+bool IsBlank(std::string_view uuid) {
+  return uuid.empty() || uuid == formats::kBlankUuid;
+}
+
+Status AlreadyExists(std::string_view vol) {
+  return Status(Code::kAlreadyExists,
+                "volume " + std::string(vol) + " already exists",
+                storage_code::kVolumeAlreadyExists);
+}
+
+Result<bool> FileExists(Env& env, const std::string& path) {
+  Result<FileStat> st = env.StatLink(path);
+  if (st.ok()) return true;
+  if (st.status().code() == Code::kNotFound) return false;
+  return st.status();
+}
+
+}  // namespace
+
+struct FileVolumes::Parent {
+  VolumeMetadata md;
+  std::string img;
+  std::string vol;
+  bool template_in_other_image = false;
+  VolumePaths paths;  // in its own image
+};
+
+FileVolumes::FileVolumes(FileDomain& domain, QemuImg& qemu_img)
+    : domain_(domain), qemu_img_(qemu_img) {}
+
+Result<FileVolumes::Parent> FileVolumes::CheckParent(
+    const CreateVolumeParams& params) {
+  Parent parent;
+  parent.img = IsBlank(params.src_img_uuid) ? params.img_uuid
+                                            : params.src_img_uuid;
+  parent.vol = params.src_vol_uuid;
+  ASSIGN_OR_RETURN(parent.paths,
+                   domain_.layout().Volume(parent.img, parent.vol));
+  Result<VolumeMetadata> md = ReadVolumeMeta(domain_.env(), parent.paths.meta);
+  if (!md.ok()) {
+    if (md.status().code() == Code::kNotFound) {
+      return Status(Code::kNotFound,
+                    "parent volume " + parent.vol + " does not exist in image " +
+                        parent.img + " of domain " +
+                        domain_.layout().sd_uuid(),
+                    storage_code::kVolumeDoesNotExist);
+    }
+    return md.status();
+  }
+  parent.md = std::move(*md);
+  if (parent.md.legality != Legality::kLegal) {
+    return Status(Code::kFailedPrecondition,
+                  "cannot create a snapshot of illegal volume " + parent.vol,
+                  storage_code::kCreateIllegalVolumeSnapshot);
+  }
+  parent.template_in_other_image = parent.img != params.img_uuid;
+  if (parent.template_in_other_image) {
+    if (parent.md.role != VolumeRole::kShared) {
+      return Status(Code::kFailedPrecondition,
+                    "parent " + parent.vol + " is in another image (" +
+                        parent.img + ") and is not a template",
+                    storage_code::kVolumeNonShareable);
+    }
+    // A template starts a new image: the target must hold no volume yet.
+    Result<std::vector<std::string>> existing =
+        domain_.GetVolumes(params.img_uuid);
+    if (existing.ok() && !existing->empty()) {
+      return Status(Code::kFailedPrecondition,
+                    "image " + params.img_uuid +
+                        " already has volumes; a template child starts a "
+                        "new image",
+                    storage_code::kVolumeAlreadyExists);
+    }
+  } else if (parent.md.role != VolumeRole::kLeaf) {
+    return Status(Code::kFailedPrecondition,
+                  "parent " + parent.vol + " is not a leaf (" +
+                      std::string(formats::ToString(parent.md.role)) + ")",
+                  storage_code::kVolumeImageHasChildren);
+  }
+  return parent;
+}
+
+Status FileVolumes::Create(const CreateVolumeParams& params) {
+  Env& env = domain_.env();
+  const FileDomainLayout& layout = domain_.layout();
+  ASSIGN_OR_RETURN(VolumePaths paths,
+                   layout.Volume(params.img_uuid, params.vol_uuid));
+  ASSIGN_OR_RETURN(std::string image_dir, layout.ImageDir(params.img_uuid));
+  const bool has_parent = !IsBlank(params.src_vol_uuid);
+  if (!IsBlank(params.src_img_uuid)) {
+    RETURN_IF_ERROR(ValidateUuid(params.src_img_uuid, "srcImgUUID"));
+  }
+  if (has_parent) RETURN_IF_ERROR(ValidateUuid(params.src_vol_uuid, "srcVolUUID"));
+  if (has_parent && params.src_vol_uuid == params.vol_uuid) {
+    return InvalidParameter("a volume cannot be its own parent");
+  }
+  std::optional<Parent> parent;
+  if (has_parent) {
+    ASSIGN_OR_RETURN(parent, CheckParent(params));
+  }
+  ASSIGN_OR_RETURN(
+      CheckedVolumeRequest checked,
+      CheckVolumeRequest({.kind = DomainKind::kFile,
+                          .format = params.format,
+                          .allocation = params.allocation,
+                          .capacity = params.capacity,
+                          .initial_size = params.initial_size,
+                          .has_parent = has_parent,
+                          .parent_capacity = parent ? parent->md.capacity : 0}));
+  for (const std::string* p : {&paths.meta, &paths.data}) {
+    ASSIGN_OR_RETURN(bool exists, FileExists(env, *p));
+    if (exists) return AlreadyExists(params.vol_uuid);
+  }
+
+  bool created_dir = false;
+  Result<FileStat> dir_stat = env.Stat(image_dir);
+  if (!dir_stat.ok()) {
+    if (dir_stat.status().code() != Code::kNotFound) return dir_stat.status();
+    RETURN_IF_ERROR(WithStorageCode(env.CreateDir(image_dir, kDirMode),
+                                    storage_code::kImagePathError));
+    created_dir = true;
+  } else if (dir_stat->type != FileType::kDirectory) {
+    return Status(Code::kFailedPrecondition,
+                  "image path " + image_dir + " is not a directory",
+                  storage_code::kImagePathError);
+  }
+
+  std::vector<std::string> created;  // removed in reverse order on failure
+  Status s = Status::Ok();
+  if (parent && parent->template_in_other_image) {
+    ASSIGN_OR_RETURN(VolumePaths link,
+                     layout.Volume(params.img_uuid, parent->vol));
+    // .meta last: a linked template counts once its .meta is there.
+    for (auto [from, to] : {std::pair{&parent->paths.data, &link.data},
+                            std::pair{&parent->paths.lease, &link.lease},
+                            std::pair{&parent->paths.meta, &link.meta}}) {
+      s = env.Link(*from, *to);
+      if (!s.ok()) break;
+      created.push_back(*to);
+    }
+  }
+  if (s.ok()) s = CreateFiles(params, parent ? &*parent : nullptr,
+                              checked.capacity, paths);
+  if (s.ok()) {
+    created.push_back(paths.data);
+    created.push_back(paths.meta);
+    created.push_back(paths.lease);
+  } else {
+    // CreateFiles cleaned up its own files; undo the links and the dir.
+    for (auto it = created.rbegin(); it != created.rend(); ++it) {
+      (void)RemoveIfExists(env, *it);
+    }
+    if (created_dir) (void)env.RemoveDir(image_dir);
+    (void)env.SyncDir(created_dir ? layout.images_dir() : image_dir);
+    if (s.storage_code() == 0) {
+      s = WithStorageCode(s, storage_code::kVolumeCreationError);
+    }
+    return s;
+  }
+  if (created_dir) RETURN_IF_ERROR(env.SyncDir(layout.images_dir()));
+
+  if (parent && !parent->template_in_other_image) {
+    parent->md.role = VolumeRole::kInternal;
+    Status marked = WriteVolumeMeta(env, parent->paths.meta, parent->md);
+    if (!marked.ok()) {
+      return marked.Annotate("volume " + params.vol_uuid +
+                             " was created but its parent could not be "
+                             "marked INTERNAL (RecoverDomain repairs it)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
+                                const Parent* parent, uint64_t capacity,
+                                const VolumePaths& paths) {
+  Env& env = domain_.env();
+  Status made = env.WriteFile(paths.data, "",
+                              {FileCreation::kExclusive, Durability::kNoSync,
+                               kVolumeFileMode});
+  if (made.code() == Code::kAlreadyExists) return AlreadyExists(params.vol_uuid);
+  RETURN_IF_ERROR(made);
+
+  auto body = [&]() -> Status {
+    CreateOptions create{.path = paths.data,
+                         .format = params.format,
+                         .size = capacity};
+    if (parent) {
+      create.backing = parent->vol;  // bare UUID, relative to the image dir
+      create.backing_format = parent->md.format;
+    }
+    RETURN_IF_ERROR(qemu_img_.Create(create));
+    if (params.allocation == Allocation::kPreallocated) {
+      if (params.format == VolumeFormat::kRaw) {
+        RETURN_IF_ERROR(
+            env.Fallocate(paths.data, FallocateMode::kAllocate, 0, capacity));
+      } else {
+        ASSIGN_OR_RETURN(QemuImgCheck check,
+                         qemu_img_.Check(paths.data, VolumeFormat::kCow));
+        ASSIGN_OR_RETURN(QemuImgMeasure measure,
+                         qemu_img_.Measure(paths.data, VolumeFormat::kCow,
+                                           VolumeFormat::kCow));
+        uint64_t start =
+            RoundUp(check.image_end_offset.value_or(0), kCapacityAlignment);
+        if (measure.fully_allocated > start) {
+          RETURN_IF_ERROR(env.Fallocate(paths.data, FallocateMode::kAllocate,
+                                        start,
+                                        measure.fully_allocated - start));
+        }
+      }
+    }
+    // qemu-img does not fsync; the data must be durable before the commit.
+    RETURN_IF_ERROR(env.Fsync(paths.data));
+
+    VolumeMetadata md;
+    md.capacity = capacity;
+    md.ctime = std::chrono::duration_cast<std::chrono::seconds>(
+                   domain_.clock().WallNow().time_since_epoch())
+                   .count();
+    md.description = params.description;
+    md.disk_type = params.disk_type;
+    md.domain = domain_.layout().sd_uuid();
+    md.format = params.format;
+    md.image = params.img_uuid;
+    md.legality = params.legality;
+    md.parent = parent ? parent->vol : std::string(formats::kBlankUuid);
+    md.sequence = params.sequence;
+    md.allocation = params.allocation;
+    md.role = VolumeRole::kLeaf;
+    RETURN_IF_ERROR(WriteVolumeMeta(env, paths.meta, md));  // commit point
+
+    Status lease = env.WriteFile(paths.lease, "",
+                                 {FileCreation::kExclusive,
+                                  Durability::kNoSync, kVolumeFileMode});
+    if (lease.ok()) lease = env.SyncDir(DirName(paths.data));
+    if (!lease.ok()) {
+      // Un-commit: without its lease the volume cannot be used.
+      (void)RemoveIfExists(env, paths.lease);
+      (void)RemoveIfExists(env, paths.meta);
+      return lease;
+    }
+    return Status::Ok();
+  };
+  Status s = body();
+  if (!s.ok()) (void)RemoveIfExists(env, paths.data);
+  return s;
+}
+
+Result<formats::VolumeMetadata> FileVolumes::GetMetadata(std::string_view img,
+                                                         std::string_view vol) {
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  return ReadVolumeMeta(domain_.env(), paths.meta);
+}
+
+Result<VolumeSize> FileVolumes::GetSize(std::string_view img,
+                                        std::string_view vol) {
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(FileStat st, domain_.env().Stat(paths.data));
+  return VolumeSize{st.size, st.allocated_bytes};
+}
+
+Result<VolumeInfo> FileVolumes::GetInfo(std::string_view img,
+                                        std::string_view vol) {
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  VolumeInfo info;
+  ASSIGN_OR_RETURN(info.metadata, ReadVolumeMeta(domain_.env(), paths.meta));
+  info.uuid = std::string(vol);
+  info.lease_path = paths.lease;
+  Result<FileStat> st = domain_.env().Stat(paths.data);
+  if (st.ok()) {
+    info.apparent_size = st->size;
+    info.true_size = st->allocated_bytes;
+  }
+  if (!st.ok()) {
+    info.status = "INVALID";
+  } else if (info.metadata.legality == Legality::kIllegal) {
+    info.status = "ILLEGAL";
+  } else {
+    info.status = "OK";
+  }
+  ASSIGN_OR_RETURN(info.children, Children(img, vol));
+  return info;
+}
+
+Status FileVolumes::SetDescription(std::string_view img, std::string_view vol,
+                                   std::string_view description) {
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
+  md.description = std::string(description);  // the encoder truncates
+  return WriteVolumeMeta(domain_.env(), paths.meta, md);
+}
+
+Status FileVolumes::SetLegality(std::string_view img, std::string_view vol,
+                                Legality legality) {
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
+  if (md.legality == legality) return Status::Ok();
+  md.legality = legality;
+  return WriteVolumeMeta(domain_.env(), paths.meta, md);
+}
+
+Status FileVolumes::ExtendSize(std::string_view img, std::string_view vol,
+                               int64_t new_capacity) {
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
+  if (md.role != VolumeRole::kLeaf) {
+    return Status(Code::kFailedPrecondition,
+                  "only a leaf volume can be extended",
+                  storage_code::kVolumeExtendingError);
+  }
+  Result<uint64_t> size = CheckCapacity(new_capacity);
+  if (!size.ok()) {
+    return WithStorageCode(size.status(), storage_code::kVolumeResizeValueError);
+  }
+  if (*size < md.capacity) {
+    return Status(Code::kInvalidArgument,
+                  "new size " + std::to_string(*size) +
+                      " is smaller than the capacity " +
+                      std::to_string(md.capacity),
+                  storage_code::kVolumeResizeValueError);
+  }
+  if (*size == md.capacity) return Status::Ok();
+  RETURN_IF_ERROR(qemu_img_.Resize(paths.data, md.format, *size));
+  if (md.format == VolumeFormat::kRaw &&
+      md.allocation == Allocation::kPreallocated) {
+    RETURN_IF_ERROR(WithStorageCode(
+        domain_.env().Fallocate(paths.data, FallocateMode::kAllocate,
+                                md.capacity, *size - md.capacity),
+        storage_code::kVolumeExtendingError));
+  }
+  RETURN_IF_ERROR(domain_.env().Fsync(paths.data));
+  md.capacity = *size;
+  return WriteVolumeMeta(domain_.env(), paths.meta, md);
+}
+
+Result<std::vector<std::string>> FileVolumes::Children(std::string_view img,
+                                                       std::string_view vol) {
+  ASSIGN_OR_RETURN(std::vector<std::string> volumes, domain_.GetVolumes(img));
+  std::vector<std::string> children;
+  for (const std::string& other : volumes) {
+    if (other == vol) continue;
+    ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, other));
+    ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
+    if (md.parent == vol) children.push_back(other);
+  }
+  return children;
+}
+
+Status FileVolumes::Delete(std::string_view img, std::string_view vol) {
+  Env& env = domain_.env();
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(env, paths.meta));
+  if (md.role == VolumeRole::kShared) {
+    Result<FileStat> st = env.Stat(paths.data);
+    if (md.image != img || (st.ok() && st->nlink > 1)) {
+      return Status(Code::kFailedPrecondition,
+                    "template volume " + std::string(vol) +
+                        " is shared with other images",
+                    storage_code::kCannotDeleteSharedVolume);
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> children, Children(img, vol));
+  if (!children.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  "volume " + std::string(vol) + " has children",
+                  storage_code::kVolumeImageHasChildren)
+        .WithDetail("children", children.front());
+  }
+  // ILLEGAL and detached from its parent first: a crash from here on leaves
+  // a volume nobody uses and RecoverDomain finishes the removal.
+  std::string parent = md.parent;
+  md.legality = Legality::kIllegal;
+  md.parent = std::string(formats::kBlankUuid);
+  RETURN_IF_ERROR(WriteVolumeMeta(env, paths.meta, md));
+  auto removal = [&]() -> Status {
+    RETURN_IF_ERROR(RemoveIfExists(env, paths.data));
+    RETURN_IF_ERROR(RemoveIfExists(env, paths.lease));
+    RETURN_IF_ERROR(env.RemoveFile(paths.meta));
+    return env.SyncDir(DirName(paths.meta));
+  };
+  RETURN_IF_ERROR(
+      WithStorageCode(removal(), storage_code::kCannotDeleteVolume));
+  if (IsBlank(parent)) return Status::Ok();
+  // Re-check the parent in this image: without children it is a leaf again.
+  ASSIGN_OR_RETURN(VolumePaths parent_paths,
+                   domain_.layout().Volume(img, parent));
+  Result<VolumeMetadata> parent_md = ReadVolumeMeta(env, parent_paths.meta);
+  if (!parent_md.ok() || parent_md->role != VolumeRole::kInternal) {
+    return Status::Ok();  // a template link, or nothing to do
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> siblings, Children(img, parent));
+  if (!siblings.empty()) return Status::Ok();
+  parent_md->role = VolumeRole::kLeaf;
+  return WriteVolumeMeta(env, parent_paths.meta, *parent_md);
+}
+
+}  // namespace sanpool::file_domain
