@@ -42,13 +42,15 @@ struct Flags {
   pid_t pid = 0;
   double duration_s = 5;
   std::vector<int> clients = {1, 16, 64};
+  std::vector<LoadProtocol> protocols = {LoadProtocol::kHttp, LoadProtocol::kWebSocket};
   int io_threads = 0;  // 0: the agent's default
   std::string json_out;
 };
 
 constexpr std::string_view kUsage =
     "usage: rpc-bench [--agent PATH | --url URL --ca F --cert F --key F [--pid PID]]\n"
-    "                 [--duration SECONDS] [--clients 1,16,64] [--io-threads N]\n"
+    "                 [--duration SECONDS] [--clients 1,16,64] [--protocols http,ws]\n"
+    "                 [--io-threads N]\n"
     "                 [--json-out FILE]\n";
 
 std::string DefaultAgentBinary() {
@@ -88,6 +90,14 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Flags& flags) {
         flags.io_threads = std::stoi(value);
       } else if (arg == "--json-out") {
         flags.json_out = value;
+      } else if (arg == "--protocols") {
+        flags.protocols.clear();
+        std::istringstream list(value);
+        for (std::string item; std::getline(list, item, ',');) {
+          if (item != "http" && item != "ws") return "unknown protocol '" + item + "'";
+          flags.protocols.push_back(item == "http" ? LoadProtocol::kHttp
+                                                   : LoadProtocol::kWebSocket);
+        }
       } else if (arg == "--clients") {
         flags.clients.clear();
         std::istringstream list(value);
@@ -101,7 +111,7 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Flags& flags) {
       return "option " + arg + ": bad value '" + value + "'";
     }
   }
-  if (flags.duration_s <= 0 || flags.clients.empty()) return "nothing to run";
+  if (flags.duration_s <= 0 || flags.clients.empty() || flags.protocols.empty()) return "nothing to run";
   return std::nullopt;
 }
 
@@ -161,7 +171,7 @@ int Main(int argc, char** argv) {
   uint64_t peak_rss = idle.rss_bytes;
   json::array cases;
   std::vector<std::string> table;
-  for (LoadProtocol protocol : {LoadProtocol::kHttp, LoadProtocol::kWebSocket}) {
+  for (LoadProtocol protocol : flags.protocols) {
     const char* name = protocol == LoadProtocol::kHttp ? "http" : "ws";
     for (int clients : flags.clients) {
       LoadSpec spec{.endpoint = endpoint, .tls = tls, .protocol = protocol, .clients = clients};

@@ -73,7 +73,9 @@ struct Run {
 
   void Failed(const std::exception& e) {
     ++errors;
-    if (first_error.empty()) first_error = e.what();
+    if (!first_error.empty()) return;
+    auto* system_error = dynamic_cast<const boost::system::system_error*>(&e);
+    first_error = system_error ? system_error->code().message() : e.what();
   }
 };
 

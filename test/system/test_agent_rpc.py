@@ -198,3 +198,19 @@ def test_websocket_request_and_batch(agent):
     ws.send("not json")
     assert json.loads(ws.recv())["error"]["code"] == -32700
     ws.close()
+
+
+# ---- shutdown -------------------------------------------------------------
+
+def test_sigterm_with_open_connections_exits_0(fresh_agent):
+    # No slow test method exists yet, so this covers the drain with idle
+    # keep-alive HTTP and WebSocket connections open, not a request in flight.
+    conn = fresh_agent.https()
+    status, _ = fresh_agent.post(conn, rpc("Host.ping", {}))
+    assert status == 200
+    ws = fresh_agent.websocket()
+    ws.send(json.dumps(rpc("Host.ping", {}, id=2)))
+    assert json.loads(ws.recv())["id"] == 2
+    assert fresh_agent.terminate() == 0, fresh_agent.log_text()
+    with pytest.raises((WebSocketClosed, OSError)):
+        ws.recv()
