@@ -5,9 +5,7 @@ module; tests that stop the agent start their own.
 """
 
 import json
-import socket
 import ssl
-import threading
 
 import pytest
 
