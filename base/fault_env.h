@@ -92,7 +92,8 @@ struct FaultRule {
   // Only paths containing this (empty: any). For Rename/Link/Symlink both
   // paths are tried.
   std::string path_substring;
-  // Only paths for which this returns true (null: any).
+  // Only paths for which this returns true (null: any). Called with the
+  // FaultEnv's lock held: it must not call into the FaultEnv.
   std::function<bool(std::string_view path)> path_predicate;
   // Let this many matching ops succeed first: skip = 2 fails the 3rd.
   int skip = 0;
