@@ -139,6 +139,10 @@ Status FileVolumes::Create(const CreateVolumeParams& params) {
     RETURN_IF_ERROR(WithStorageCode(env.CreateDir(image_dir, kDirMode),
                                     storage_code::kImagePathError));
     created_dir = true;
+    if (Status synced = env.SyncDir(layout.images_dir()); !synced.ok()) {
+      (void)env.RemoveDir(image_dir);
+      return WithStorageCode(synced, storage_code::kImagePathError);
+    }
   } else if (dir_stat->type != FileType::kDirectory) {
     return Status(Code::kFailedPrecondition,
                   "image path " + image_dir + " is not a directory",
@@ -177,8 +181,6 @@ Status FileVolumes::Create(const CreateVolumeParams& params) {
     }
     return s;
   }
-  if (created_dir) RETURN_IF_ERROR(env.SyncDir(layout.images_dir()));
-
   if (parent && !parent->template_in_other_image) {
     parent->md.role = VolumeRole::kInternal;
     Status marked = WriteVolumeMeta(env, parent->paths.meta, parent->md);
@@ -201,6 +203,8 @@ Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
   if (made.code() == Code::kAlreadyExists) return AlreadyExists(params.vol_uuid);
   RETURN_IF_ERROR(made);
 
+  bool meta_attempted = false;
+  bool lease_created = false;
   auto body = [&]() -> Status {
     CreateOptions create{.path = paths.data,
                          .format = params.format,
@@ -247,22 +251,24 @@ Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
     md.sequence = params.sequence;
     md.allocation = params.allocation;
     md.role = VolumeRole::kLeaf;
-    RETURN_IF_ERROR(WriteVolumeMeta(env, paths.meta, md));  // commit point
-
-    Status lease = env.WriteFile(paths.lease, "",
-                                 {FileCreation::kExclusive,
-                                  Durability::kNoSync, kVolumeFileMode});
-    if (lease.ok()) lease = env.SyncDir(DirName(paths.data));
-    if (!lease.ok()) {
-      // Un-commit: without its lease the volume cannot be used.
-      (void)RemoveIfExists(env, paths.lease);
-      (void)RemoveIfExists(env, paths.meta);
-      return lease;
-    }
-    return Status::Ok();
+    // The commit point. If it fails even after the rename (only the
+    // directory sync failed) the .meta is ours and is removed below.
+    meta_attempted = true;
+    RETURN_IF_ERROR(WriteVolumeMeta(env, paths.meta, md));
+    RETURN_IF_ERROR(env.WriteFile(paths.lease, "",
+                                  {FileCreation::kExclusive,
+                                   Durability::kNoSync, kVolumeFileMode}));
+    lease_created = true;
+    // Un-committed below if this fails: without a durable lease entry the
+    // volume cannot be used.
+    return env.SyncDir(DirName(paths.data));
   };
   Status s = body();
-  if (!s.ok()) (void)RemoveIfExists(env, paths.data);
+  if (!s.ok()) {
+    if (lease_created) (void)RemoveIfExists(env, paths.lease);
+    if (meta_attempted) (void)RemoveIfExists(env, paths.meta);
+    (void)RemoveIfExists(env, paths.data);
+  }
   return s;
 }
 
