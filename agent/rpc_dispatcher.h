@@ -24,7 +24,8 @@
 //     response carries the same id value (numbers are re-serialized: integers
 //     come back byte for byte, a fractional id such as 1.50 may come back as
 //     1.5E0).
-//   - "jsonrpc" must be "2.0" and "method" a string, else -32600.
+//   - "jsonrpc" must be "2.0" and "method" a string, else -32600. Other
+//     members of the request object are ignored.
 //   - "params" absent -> {}; an array (positional) -> -32602
 //     "params: positional params are not supported; pass an object of named
 //     params"; any other non-object -> -32600.
@@ -35,6 +36,10 @@
 //   - Execution::kWorker methods are submitted to the worker pool; when its
 //     queue is full -> -32008 (RESOURCE_EXHAUSTED, "server busy: ..."), when it
 //     is shutting down -> -32014 (UNAVAILABLE).
+//
+// Inline handlers get params that live in a per-call parse buffer: they must
+// not keep references past their return (copy what they keep). Worker
+// handlers get their own copy.
 //
 // Nothing throws out of Handle(). `done` is called exactly once per Handle()
 // call: before Handle returns when every request in the body ran inline, else
