@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -451,7 +452,9 @@ ProcessResult Supervise(Child& child, const ProcessSpec& spec,
 
     auto wake_at = std::min({terminating ? kNever : deadline, kill_at,
                              give_up_at, exited ? drain_until : kNever});
-    if (!exited && !child.pidfd.valid()) {
+    if ((!exited && !child.pidfd.valid()) ||
+        (!wake.valid() && !terminating)) {
+      // Without a pidfd we poll waitpid; without the eventfd, the token.
       wake_at = std::min(wake_at, now + kNoPidfdPollInterval);
     }
     int timeout_ms = -1;
@@ -610,22 +613,33 @@ void PosixProcessRunner::Start(ProcessSpec spec, Callback done) {
     MutexLock lock(state->mu);
     ++state->running;
   }
-  std::thread([state, spec = std::move(spec), done = std::move(done)]() mutable {
-    {
-      // Cancelled by the caller's token or by the runner's destruction.
-      CancellationSource combined(spec.cancel);
-      auto shutdown_registration =
-          state->shutdown.Token().OnCancel([&combined] { combined.Cancel(); });
-      spec.cancel = combined.Token();
-      Result<ProcessResult> result = RunChild(spec);
-      shutdown_registration.Reset();
-      done(std::move(result));
-      done = nullptr;
-    }
+  // Shared so that `done` survives a failed thread creation below.
+  auto callback = std::make_shared<Callback>(std::move(done));
+  auto finish = [state] {
     MutexLock lock(state->mu);
     --state->running;
     state->idle.SignalAll();
-  }).detach();
+  };
+  try {
+    std::thread([state, spec = std::move(spec), callback, finish]() mutable {
+      {
+        // Cancelled by the caller's token or by the runner's destruction.
+        CancellationSource combined(spec.cancel);
+        auto shutdown_registration = state->shutdown.Token().OnCancel(
+            [&combined] { combined.Cancel(); });
+        spec.cancel = combined.Token();
+        Result<ProcessResult> result = RunChild(spec);
+        shutdown_registration.Reset();
+        (*callback)(std::move(result));
+        *callback = nullptr;
+      }
+      finish();
+    }).detach();
+  } catch (const std::system_error& e) {
+    // No thread: report on the caller's thread rather than never.
+    (*callback)(ErrnoToStatus(e.code().value(), "start process thread"));
+    finish();
+  }
 }
 
 }  // namespace sanpool

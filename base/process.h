@@ -144,6 +144,8 @@ std::string FormatArgv(const std::vector<std::string>& argv);
 // child for Start() (children are few: lvm and qemu-img runs, not requests).
 // Where pidfd_open is unavailable (old kernel, seccomp) the loop falls back to
 // waitpid(WNOHANG) every 10 ms.
+// If no thread can be created for Start(), its callback runs on the caller's
+// thread with the error (the only case where it is not an internal thread).
 //
 // Child setup (between fork and exec, async-signal-safe calls only): new
 // session (setsid: new process group, no controlling tty), all signal

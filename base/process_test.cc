@@ -196,6 +196,14 @@ TEST_CASE("Output beyond the limit is discarded and flagged", "[process]") {
   CHECK_FALSE(result.stderr_truncated);
 }
 
+TEST_CASE("Without stdin data the child reads EOF, not our stdin",
+          "[process]") {
+  PosixProcessRunner runner;
+  ProcessResult result = MustRun(runner, Spec({"/bin/cat"}));
+  CHECK(result.exit_code == 0);
+  CHECK(result.stdout_data.empty());
+}
+
 TEST_CASE("A child that ignores its stdin does not hurt the agent",
           "[process]") {
   PosixProcessRunner runner;
