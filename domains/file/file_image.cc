@@ -8,8 +8,9 @@
 
 namespace sanpool::file_domain {
 
-FileImages::FileImages(FileDomain& domain, std::string run_dir)
-    : domain_(domain), run_dir_(std::move(run_dir)) {}
+FileImages::FileImages(FileDomain& domain, ImageLocks& locks,
+                       std::string run_dir)
+    : domain_(domain), locks_(locks), run_dir_(std::move(run_dir)) {}
 
 Result<std::string> FileImages::RunImageDir(std::string_view img) const {
   RETURN_IF_ERROR(ValidateUuid(img, "imgUUID"));
@@ -20,6 +21,8 @@ Status FileImages::Delete(std::string_view img) {
   Env& env = domain_.env();
   ASSIGN_OR_RETURN(std::string dir, domain_.layout().ImageDir(img));
   ASSIGN_OR_RETURN(std::string removed, domain_.layout().RemovedImageDir(img));
+  ASSIGN_OR_RETURN(auto held,
+                   locks_.Lock({{std::string(img), LockMode::kExclusive}}));
   Result<FileStat> st = env.StatLink(dir);
   if (!st.ok() || st->type != FileType::kDirectory) {
     return Status(Code::kNotFound,
@@ -42,6 +45,8 @@ Result<PreparedImage> FileImages::Prepare(std::string_view img,
   Env& env = domain_.env();
   const FileDomainLayout& layout = domain_.layout();
   ASSIGN_OR_RETURN(std::string run_img_dir, RunImageDir(img));
+  ASSIGN_OR_RETURN(auto held,
+                   locks_.Lock({{std::string(img), LockMode::kShared}}));
   PreparedImage prepared;
   std::set<std::string> seen;
   std::string current(vol);
@@ -86,6 +91,8 @@ Result<PreparedImage> FileImages::Prepare(std::string_view img,
 
 Status FileImages::Teardown(std::string_view img) {
   ASSIGN_OR_RETURN(std::string run_img_dir, RunImageDir(img));
+  ASSIGN_OR_RETURN(auto held,
+                   locks_.Lock({{std::string(img), LockMode::kShared}}));
   return RemoveTree(domain_.env(), run_img_dir);
 }
 

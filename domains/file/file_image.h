@@ -12,8 +12,7 @@
 //    the requested volume: a path whose relative backing files resolve.
 //  * Teardown: removes that run directory (idempotent).
 //
-// Every id is validated before it becomes part of a path. Locks: Delete
-// needs the image exclusively, Prepare/Teardown shared (caller's).
+// Every id is validated before it becomes part of a path.
 // Blocking: file I/O. Thread-safety: as FileVolumes.
 #ifndef SANPOOL_DOMAINS_FILE_FILE_IMAGE_H_
 #define SANPOOL_DOMAINS_FILE_FILE_IMAGE_H_
@@ -23,6 +22,7 @@
 
 #include "base/status.h"
 #include "domains/file/file_domain.h"
+#include "domains/file/image_locks.h"
 
 namespace sanpool::file_domain {
 
@@ -44,8 +44,9 @@ struct PreparedImage {
 class FileImages {
  public:
   // `run_dir` is the per-host run directory (e.g. /run/sanpool/storage);
-  // `domain` must outlive this object.
-  FileImages(FileDomain& domain, std::string run_dir);
+  // `domain` and `locks` must outlive this object. Delete locks the image
+  // exclusively, Prepare/Teardown shared.
+  FileImages(FileDomain& domain, ImageLocks& locks, std::string run_dir);
 
   // kNotFound 268 if the image does not exist; 256 if the purge fails after
   // the rename (RecoverDomain finishes it later).
@@ -62,6 +63,7 @@ class FileImages {
 
  private:
   FileDomain& domain_;
+  ImageLocks& locks_;
   std::string run_dir_;
 };
 

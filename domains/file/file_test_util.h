@@ -23,6 +23,7 @@
 #include "domains/file/file_domain.h"
 #include "domains/file/file_image.h"
 #include "domains/file/file_volume.h"
+#include "domains/file/image_locks.h"
 #include "domains/qemu_img.h"
 
 namespace sanpool::file_domain::testing {
@@ -100,8 +101,8 @@ class DomainFixture {
     auto domain = FileDomain::Create(fault_env_, clock_, mount_, params);
     REQUIRE(domain.ok());
     domain_ = std::move(*domain);
-    volumes_ = std::make_unique<FileVolumes>(*domain_, qemu_img_);
-    images_ = std::make_unique<FileImages>(*domain_, run_dir_);
+    volumes_ = std::make_unique<FileVolumes>(*domain_, qemu_img_, locks_);
+    images_ = std::make_unique<FileImages>(*domain_, locks_, run_dir_);
   }
 
   std::string DomainDir() const { return JoinPath(mount_, kSd); }
@@ -144,6 +145,8 @@ class DomainFixture {
   ScratchDir scratch_;
   std::string mount_;
   std::string run_dir_;
+  ResourceManager lock_manager_{clock_};
+  ImageLocks locks_{lock_manager_, kSd};
   std::unique_ptr<FileDomain> domain_;
   std::unique_ptr<FileVolumes> volumes_;
   std::unique_ptr<FileImages> images_;

@@ -45,8 +45,71 @@ struct FileVolumes::Parent {
   VolumePaths paths;  // in its own image
 };
 
-FileVolumes::FileVolumes(FileDomain& domain, QemuImg& qemu_img)
-    : domain_(domain), qemu_img_(qemu_img) {}
+FileVolumes::FileVolumes(FileDomain& domain, QemuImg& qemu_img,
+                         ImageLocks& locks)
+    : domain_(domain), qemu_img_(qemu_img), locks_(locks) {}
+
+Result<ResourceManager::LockSet> FileVolumes::LockImage(std::string_view img,
+                                                        LockMode mode) {
+  return locks_.Lock({{std::string(img), mode}});
+}
+
+Status FileVolumes::Create(const CreateVolumeParams& params) {
+  std::vector<std::pair<std::string, LockMode>> images = {
+      {params.img_uuid, LockMode::kExclusive}};
+  if (!IsBlank(params.src_img_uuid) && params.src_img_uuid != params.img_uuid) {
+    images.emplace_back(params.src_img_uuid, LockMode::kShared);
+  }
+  ASSIGN_OR_RETURN(auto held, locks_.Lock(std::move(images)));
+  return CreateUnlocked(params);
+}
+
+Result<VolumeInfo> FileVolumes::GetInfo(std::string_view img,
+                                        std::string_view vol) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kShared));
+  return GetInfoUnlocked(img, vol);
+}
+
+Result<VolumeSize> FileVolumes::GetSize(std::string_view img,
+                                        std::string_view vol) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kShared));
+  return GetSizeUnlocked(img, vol);
+}
+
+Result<formats::VolumeMetadata> FileVolumes::GetMetadata(std::string_view img,
+                                                         std::string_view vol) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kShared));
+  return GetMetadataUnlocked(img, vol);
+}
+
+Status FileVolumes::SetDescription(std::string_view img, std::string_view vol,
+                                   std::string_view description) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kExclusive));
+  return SetDescriptionUnlocked(img, vol, description);
+}
+
+Status FileVolumes::SetLegality(std::string_view img, std::string_view vol,
+                                Legality legality) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kExclusive));
+  return SetLegalityUnlocked(img, vol, legality);
+}
+
+Status FileVolumes::ExtendSize(std::string_view img, std::string_view vol,
+                               int64_t new_capacity) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kExclusive));
+  return ExtendSizeUnlocked(img, vol, new_capacity);
+}
+
+Status FileVolumes::Delete(std::string_view img, std::string_view vol) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kExclusive));
+  return DeleteUnlocked(img, vol);
+}
+
+Result<std::vector<std::string>> FileVolumes::Children(std::string_view img,
+                                                       std::string_view vol) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kShared));
+  return ChildrenUnlocked(img, vol);
+}
 
 Result<FileVolumes::Parent> FileVolumes::CheckParent(
     const CreateVolumeParams& params) {
@@ -100,7 +163,7 @@ Result<FileVolumes::Parent> FileVolumes::CheckParent(
   return parent;
 }
 
-Status FileVolumes::Create(const CreateVolumeParams& params) {
+Status FileVolumes::CreateUnlocked(const CreateVolumeParams& params) {
   Env& env = domain_.env();
   const FileDomainLayout& layout = domain_.layout();
   ASSIGN_OR_RETURN(VolumePaths paths,
@@ -272,20 +335,20 @@ Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
   return s;
 }
 
-Result<formats::VolumeMetadata> FileVolumes::GetMetadata(std::string_view img,
+Result<formats::VolumeMetadata> FileVolumes::GetMetadataUnlocked(std::string_view img,
                                                          std::string_view vol) {
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   return ReadVolumeMeta(domain_.env(), paths.meta);
 }
 
-Result<VolumeSize> FileVolumes::GetSize(std::string_view img,
+Result<VolumeSize> FileVolumes::GetSizeUnlocked(std::string_view img,
                                         std::string_view vol) {
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   ASSIGN_OR_RETURN(FileStat st, domain_.env().Stat(paths.data));
   return VolumeSize{st.size, st.allocated_bytes};
 }
 
-Result<VolumeInfo> FileVolumes::GetInfo(std::string_view img,
+Result<VolumeInfo> FileVolumes::GetInfoUnlocked(std::string_view img,
                                         std::string_view vol) {
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   VolumeInfo info;
@@ -304,11 +367,11 @@ Result<VolumeInfo> FileVolumes::GetInfo(std::string_view img,
   } else {
     info.status = "OK";
   }
-  ASSIGN_OR_RETURN(info.children, Children(img, vol));
+  ASSIGN_OR_RETURN(info.children, ChildrenUnlocked(img, vol));
   return info;
 }
 
-Status FileVolumes::SetDescription(std::string_view img, std::string_view vol,
+Status FileVolumes::SetDescriptionUnlocked(std::string_view img, std::string_view vol,
                                    std::string_view description) {
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
@@ -316,7 +379,7 @@ Status FileVolumes::SetDescription(std::string_view img, std::string_view vol,
   return WriteVolumeMeta(domain_.env(), paths.meta, md);
 }
 
-Status FileVolumes::SetLegality(std::string_view img, std::string_view vol,
+Status FileVolumes::SetLegalityUnlocked(std::string_view img, std::string_view vol,
                                 Legality legality) {
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
@@ -325,7 +388,7 @@ Status FileVolumes::SetLegality(std::string_view img, std::string_view vol,
   return WriteVolumeMeta(domain_.env(), paths.meta, md);
 }
 
-Status FileVolumes::ExtendSize(std::string_view img, std::string_view vol,
+Status FileVolumes::ExtendSizeUnlocked(std::string_view img, std::string_view vol,
                                int64_t new_capacity) {
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
@@ -359,7 +422,7 @@ Status FileVolumes::ExtendSize(std::string_view img, std::string_view vol,
   return WriteVolumeMeta(domain_.env(), paths.meta, md);
 }
 
-Result<std::vector<std::string>> FileVolumes::Children(std::string_view img,
+Result<std::vector<std::string>> FileVolumes::ChildrenUnlocked(std::string_view img,
                                                        std::string_view vol) {
   ASSIGN_OR_RETURN(std::vector<std::string> volumes, domain_.GetVolumes(img));
   std::vector<std::string> children;
@@ -372,7 +435,7 @@ Result<std::vector<std::string>> FileVolumes::Children(std::string_view img,
   return children;
 }
 
-Status FileVolumes::Delete(std::string_view img, std::string_view vol) {
+Status FileVolumes::DeleteUnlocked(std::string_view img, std::string_view vol) {
   Env& env = domain_.env();
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(env, paths.meta));
@@ -385,7 +448,8 @@ Status FileVolumes::Delete(std::string_view img, std::string_view vol) {
                     storage_code::kCannotDeleteSharedVolume);
     }
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> children, Children(img, vol));
+  ASSIGN_OR_RETURN(std::vector<std::string> children,
+                   ChildrenUnlocked(img, vol));
   if (!children.empty()) {
     return Status(Code::kFailedPrecondition,
                   "volume " + std::string(vol) + " has children",
@@ -414,7 +478,8 @@ Status FileVolumes::Delete(std::string_view img, std::string_view vol) {
   if (!parent_md.ok() || parent_md->role != VolumeRole::kInternal) {
     return Status::Ok();  // a template link, or nothing to do
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> siblings, Children(img, parent));
+  ASSIGN_OR_RETURN(std::vector<std::string> siblings,
+                   ChildrenUnlocked(img, parent));
   if (!siblings.empty()) return Status::Ok();
   parent_md->role = VolumeRole::kLeaf;
   return WriteVolumeMeta(env, parent_paths.meta, *parent_md);

@@ -22,12 +22,12 @@
 // `.lease`, then `.meta`; then the parent in the same image is re-checked and
 // becomes LEAF when it has no other child.
 //
-// Every id is validated before it becomes part of a path. SPM gating and
-// the per-image lock (01_img_<sd>, exclusive for changes) are the caller's.
+// Every id is validated before it becomes part of a path. SPM gating is the
+// caller's (one check at the API boundary).
 //
-// Blocking: file I/O and qemu-img runs. Thread-safety: calls on different
-// images may run concurrently; calls on one image must be serialized by the
-// caller's image lock.
+// Blocking: file I/O, qemu-img runs, lock waits. Thread-safety: thread-safe;
+// calls on one image are serialized by its image lock (image_locks.h),
+// calls on different images run in parallel.
 #ifndef SANPOOL_DOMAINS_FILE_FILE_VOLUME_H_
 #define SANPOOL_DOMAINS_FILE_FILE_VOLUME_H_
 
@@ -37,7 +37,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/resource_locks.h"
 #include "domains/file/file_domain.h"
+#include "domains/file/image_locks.h"
 #include "domains/formats/volume_metadata.h"
 #include "domains/qemu_img.h"
 
@@ -79,8 +81,11 @@ struct VolumeSize {
 
 class FileVolumes {
  public:
-  // `domain` and `qemu_img` must outlive this object.
-  FileVolumes(FileDomain& domain, QemuImg& qemu_img);
+  // `domain`, `qemu_img` and `locks` (of the same domain) must outlive this
+  // object. Each call takes the image lock itself: exclusive for changes
+  // (and shared on a template's image for a template child), shared for
+  // reads; kDeadlineExceeded 851 if it cannot within the locks' timeout.
+  FileVolumes(FileDomain& domain, QemuImg& qemu_img, ImageLocks& locks);
 
   Status Create(const CreateVolumeParams& params);
 
@@ -111,12 +116,31 @@ class FileVolumes {
 
  private:
   struct Parent;
+  Result<ResourceManager::LockSet> LockImage(std::string_view img,
+                                             LockMode mode);
+  Status CreateUnlocked(const CreateVolumeParams& params);
+  Result<VolumeInfo> GetInfoUnlocked(std::string_view img,
+                                     std::string_view vol);
+  Result<VolumeSize> GetSizeUnlocked(std::string_view img,
+                                     std::string_view vol);
+  Result<formats::VolumeMetadata> GetMetadataUnlocked(std::string_view img,
+                                                      std::string_view vol);
+  Status SetDescriptionUnlocked(std::string_view img, std::string_view vol,
+                                std::string_view description);
+  Status SetLegalityUnlocked(std::string_view img, std::string_view vol,
+                             formats::Legality legality);
+  Status ExtendSizeUnlocked(std::string_view img, std::string_view vol,
+                            int64_t new_capacity);
+  Status DeleteUnlocked(std::string_view img, std::string_view vol);
+  Result<std::vector<std::string>> ChildrenUnlocked(std::string_view img,
+                                                    std::string_view vol);
   Result<Parent> CheckParent(const CreateVolumeParams& params);
   Status CreateFiles(const CreateVolumeParams& params, const Parent* parent,
                      uint64_t capacity, const VolumePaths& paths);
 
   FileDomain& domain_;
   QemuImg& qemu_img_;
+  ImageLocks& locks_;
 };
 
 }  // namespace sanpool::file_domain

@@ -1,6 +1,7 @@
 #include "domains/file/file_volume.h"
 
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "domains/file/file_test_util.h"
 #include "domains/file/fs_util.h"
@@ -285,6 +286,35 @@ TEST_CASE("description, legality, extend") {
   CHECK(f.volumes_->ExtendSize(kImg, kVol1, 1 << 20).storage_code() ==
         storage_code::kVolumeResizeValueError);
   CHECK(f.volumes_->ExtendSize(kImg, kVol1, 3 << 20).ok());
+}
+
+}  // namespace
+}  // namespace sanpool::file_domain
+
+namespace sanpool::file_domain {
+namespace {
+
+TEST_CASE("image locks: one image waits, another proceeds") {
+  DomainFixture f;
+  auto held = f.lock_manager_.Acquire(ImageNamespace(testing::kSd), kImg,
+                                      LockMode::kExclusive, kWaitForever);
+  REQUIRE(held.ok());
+  // Another image is not blocked.
+  REQUIRE(f.CreateBase(kImg2, kVol2).ok());
+  // The held image is: the create queues behind the lock.
+  Status created = InternalError("not run");
+  std::thread t([&] { created = f.CreateBase(kImg, kVol1); });
+  auto queued = [&] {
+    for (const auto& r : f.lock_manager_.Inspect()) {
+      if (r.name == kImg && r.queued > 0) return true;
+    }
+    return false;
+  };
+  while (!queued()) std::this_thread::yield();
+  CHECK(f.posix_->Stat(f.ImageDir(kImg)).status().code() == Code::kNotFound);
+  held->Release();
+  t.join();
+  CHECK(created.ok());
 }
 
 }  // namespace
