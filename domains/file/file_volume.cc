@@ -82,6 +82,23 @@ Result<formats::VolumeMetadata> FileVolumes::GetMetadata(std::string_view img,
   return GetMetadataUnlocked(img, vol);
 }
 
+Result<QemuImgInfo> FileVolumes::GetQemuImageInfo(std::string_view img,
+                                                  std::string_view vol) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kShared));
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
+  return qemu_img_.Info(paths.data, md.format);
+}
+
+Result<QemuImgMeasure> FileVolumes::Measure(std::string_view img,
+                                            std::string_view vol,
+                                            VolumeFormat dest_format) {
+  ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kShared));
+  ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
+  ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(domain_.env(), paths.meta));
+  return qemu_img_.Measure(paths.data, md.format, dest_format);
+}
+
 Status FileVolumes::SetDescription(std::string_view img, std::string_view vol,
                                    std::string_view description) {
   ASSIGN_OR_RETURN(auto held, LockImage(img, LockMode::kExclusive));

@@ -95,6 +95,14 @@ class FileVolumes {
   Result<formats::VolumeMetadata> GetMetadata(std::string_view img,
                                               std::string_view vol);
 
+  // Volume.getQemuImageInfo: qemu-img info of the data file, format from
+  // `.meta` (never probed).
+  Result<QemuImgInfo> GetQemuImageInfo(std::string_view img,
+                                       std::string_view vol);
+  // Volume.measure: the size the volume needs as `dest_format`.
+  Result<QemuImgMeasure> Measure(std::string_view img, std::string_view vol,
+                                 formats::VolumeFormat dest_format);
+
   // Description truncated to 210 characters as oVirt does.
   Status SetDescription(std::string_view img, std::string_view vol,
                         std::string_view description);

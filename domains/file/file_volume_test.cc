@@ -235,6 +235,19 @@ TEST_CASE("ENOSPC at each step of volume create leaves no leftovers") {
   }
 }
 
+TEST_CASE("a read-only mount refuses creates and deletes cleanly") {
+  DomainFixture f;
+  REQUIRE(f.CreateBase(kImg, kVol1).ok());
+  const auto before = f.Tree();
+  f.fault_env_.AddFault({.times = -1, .error = EROFS});  // every mutation
+  Status created = f.CreateBase(kImg2, kVol2);
+  CHECK(created.code() == Code::kPermissionDenied);
+  CHECK(f.volumes_->Delete(kImg, kVol1).code() == Code::kPermissionDenied);
+  CHECK(f.images_->Delete(kImg).code() == Code::kPermissionDenied);
+  f.fault_env_.ClearFaults();
+  CHECK(f.Tree() == before);
+}
+
 TEST_CASE("delete: children refused, order, parent becomes leaf again") {
   DomainFixture f;
   REQUIRE(f.CreateBase(kImg, kVol1).ok());
@@ -286,6 +299,17 @@ TEST_CASE("description, legality, extend") {
   CHECK(f.volumes_->ExtendSize(kImg, kVol1, 1 << 20).storage_code() ==
         storage_code::kVolumeResizeValueError);
   CHECK(f.volumes_->ExtendSize(kImg, kVol1, 3 << 20).ok());
+
+  auto qinfo = f.volumes_->GetQemuImageInfo(kImg, kVol1);
+  REQUIRE(qinfo.ok());
+  CHECK(qinfo->format == "qcow2");
+  CHECK(qinfo->virtual_size == 3u << 20);
+  auto measure = f.volumes_->Measure(kImg, kVol1, VolumeFormat::kRaw);
+  REQUIRE(measure.ok());
+  CHECK(measure->fully_allocated == 3u << 20);
+  auto size = f.volumes_->GetSize(kImg, kVol1);
+  REQUIRE(size.ok());
+  CHECK(size->apparent_size > 0);
 }
 
 }  // namespace
