@@ -162,6 +162,17 @@ TEST_CASE("ENOSPC or EIO at any step of create leaves no domain behind") {
   }
 }
 
+TEST_CASE("storage without O_DIRECT (tmpfs) is refused before writing") {
+  Bare b;
+  auto before = SnapshotTree(b.mount);
+  FaultEnv env(*b.env);
+  env.AddFault({.op = Op::kOpenDirect, .times = -1, .error = EINVAL});
+  auto d = FileDomain::Create(env, b.clock, b.mount, Params());
+  CHECK(d.status().storage_code() ==
+        storage_code::kStorageDomainTargetUnsupported);
+  CHECK(SnapshotTree(b.mount) == before);
+}
+
 TEST_CASE("open reports missing domains and missing metadata") {
   Bare b;
   auto d = FileDomain::Open(*b.env, b.clock, b.mount, kSd);

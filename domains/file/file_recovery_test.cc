@@ -63,6 +63,27 @@ TEST_CASE("crash between data file and .meta: the data file is removed") {
   CHECK(f.domain_->GetVolumes(kImg).value() == std::vector<std::string>{kVol1});
 }
 
+TEST_CASE("a create whose commit and rollback both fail is cleaned up") {
+  DomainFixture f;
+  REQUIRE(f.CreateBase(kImg, kVol1).ok());
+  auto before = f.Tree();
+  // The .meta rename fails (storage gone) and so does every removal after
+  // it: the state a crash between the data file and the .meta leaves.
+  f.fault_env_.AddFault({.op = Op::kRename, .path_substring = ".meta",
+                         .error = EIO});
+  f.fault_env_.AddFault({.op = Op::kRemoveFile, .times = -1, .error = EIO});
+  f.fault_env_.AddFault({.op = Op::kRemoveDir, .times = -1, .error = EIO});
+  CHECK_FALSE(f.CreateBase(kImg2, kVol2, formats::VolumeFormat::kCow).ok());
+  f.fault_env_.ClearFaults();
+  CHECK(f.posix_->Stat(Path(f, kImg2, kVol2)).ok());  // the leftover
+  CHECK(f.domain_->GetVolumes(kImg2).value().empty());  // not a volume
+
+  auto report = f.domain_->RecoverDomain();
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->removed.empty());
+  CHECK(f.Tree() == before);
+}
+
 TEST_CASE("crash after the commit: lease recreated, parent marked INTERNAL") {
   DomainFixture f;
   REQUIRE(f.CreateBase(kImg, kVol1).ok());
