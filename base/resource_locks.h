@@ -79,6 +79,22 @@ struct LockRequest {
 // A timeout meaning "wait until granted or cancelled".
 inline constexpr Duration kWaitForever = Duration::max();
 
+// VDSM's namespaces (reference §9); the full name of a resource is
+// "<namespace>.<name>".
+inline constexpr std::string_view kStorageLockNamespace = "00_storage";
+inline std::string ImageLockNamespace(std::string_view sd_uuid) {
+  return "01_img_" + std::string(sd_uuid);
+}
+inline std::string VolumeLockNamespace(std::string_view sd_uuid) {
+  return "02_vol_" + std::string(sd_uuid);
+}
+inline std::string LvmLockNamespace(std::string_view sd_uuid) {
+  return "03_lvm_" + std::string(sd_uuid);
+}
+inline std::string LeaseLockNamespace(std::string_view sd_uuid) {
+  return "04_lease_" + std::string(sd_uuid);
+}
+
 // True for names VDSM accepts (see Errors above).
 bool IsValidLockNamespace(std::string_view ns);
 bool IsValidLockName(std::string_view name);

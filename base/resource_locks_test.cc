@@ -126,6 +126,10 @@ TEST_CASE("Lock names follow VDSM's rules", "[resource_locks]") {
   CHECK_FALSE(IsValidLockName("vol.lease"));
   CHECK_FALSE(IsValidLockName("a\tb"));
 
+  CHECK(ImageLockNamespace("sd1") == "01_img_sd1");
+  CHECK(IsValidLockNamespace(kStorageLockNamespace));
+  CHECK(IsValidLockNamespace(LvmLockNamespace("5a1c-77")));
+
   FakeClock clock;
   ResourceManager manager(clock);
   CHECK(manager.Acquire("bad ns", "x", LockMode::kShared, seconds(1))
