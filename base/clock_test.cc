@@ -59,8 +59,10 @@ TEST_CASE("advance wakes only the sleepers whose deadline passed") {
   }
   clock.WaitForSleepers(3);
   clock.Advance(2s);
-  // Two sleepers return; wait for the count to drop to the one left.
-  while (clock.SleeperCount() != 1) std::this_thread::yield();
+  // Two sleepers return (SleepFor returns before `woke` is bumped, so wait
+  // on `woke` itself); the third must still be asleep.
+  while (woke.load() < 2) std::this_thread::yield();
+  CHECK(clock.SleeperCount() == 1);
   CHECK(woke == 2);
   CHECK(clock.NextDeadline() == SteadyTime(FakeClock::kSteadyStart) + 3s);
   clock.Advance(1s);
