@@ -1,0 +1,119 @@
+#include "agent/agent_config.h"
+
+#include <chrono>
+
+namespace sanpool::agent {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+milliseconds Millis(const Config& config, std::string_view key) {
+  return std::chrono::duration_cast<milliseconds>(config.GetDuration(key));
+}
+
+bool IsLoopbackName(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+ConfigSchema AgentConfigSchema() {
+  ConfigSchema s;
+  s.String("rpc.host", "::",
+           "Address of the TCP (JSON-RPC over HTTPS/WebSocket) listener; "
+           "\"::\" = all addresses; empty = no TCP listener")
+      .Int("rpc.port", 54321, 0, 65535, "TCP port; 0 = any free port (tests)")
+      .Bool("rpc.tls", true,
+            "Mutual TLS on the TCP listener. false is allowed only on a "
+            "loopback rpc.host (tests) and logs a warning")
+      .Path("rpc.ca_file", "/etc/sanpool/pki/ca.pem",
+            "CA certificate(s) that clients' certificates must chain to")
+      .Path("rpc.cert_file", "/etc/sanpool/pki/host.pem",
+            "This agent's certificate chain (PEM)")
+      .Path("rpc.key_file", "/etc/sanpool/pki/host.key",
+            "This agent's private key (PEM)")
+      .Path("rpc.unix_socket", "/run/sanpool/agent.sock",
+            "Unix socket for the local CLI (mode 0600, no TLS); empty = none")
+      .Int("rpc.io_threads", 1, 1, 64, "Network threads")
+      .Int("rpc.worker_threads", 4, 1, 256,
+           "Threads running blocking (storage) methods")
+      .Int("rpc.worker_queue", 256, 0, 100000,
+           "Blocking calls that may wait for a worker thread before new ones "
+           "are refused as busy")
+      .Size("rpc.max_request_bytes", 1 << 20,
+            "Largest request body (HTTP) or message (WebSocket); larger HTTP "
+            "bodies get 413",
+            1024, 256ull << 20)
+      .Int("rpc.max_batch", 100, 1, 100000, "Most requests in one JSON-RPC batch")
+      .Int("rpc.max_in_flight_per_connection", 64, 1, 4096,
+           "Unanswered requests per connection before the server stops "
+           "reading from it")
+      .Int("rpc.max_connections", 1000, 1, 1000000,
+           "Open client connections; further ones are closed at once")
+      .Size("rpc.ws_max_queue_bytes", 8 << 20,
+            "Bytes queued for one WebSocket client before it is disconnected "
+            "as too slow",
+            4096, 1ull << 30)
+      .Duration("rpc.idle_timeout_s", seconds(300),
+                "Close a connection that sent nothing for this long while "
+                "nothing was in flight",
+                milliseconds(10))
+      .Duration("rpc.header_timeout_s", seconds(10),
+                "Time to receive a request header, and for TLS/WebSocket "
+                "handshakes",
+                milliseconds(10))
+      .Duration("rpc.body_timeout_s", seconds(30),
+                "Time to receive a request body", milliseconds(10))
+      .Duration("rpc.write_timeout_s", seconds(30),
+                "A response not accepted by the client within this closes "
+                "the connection",
+                milliseconds(10))
+      .Duration("rpc.drain_timeout_s", seconds(30),
+                "On SIGTERM/SIGINT, how long in-flight requests may finish")
+      .Enum("log.level", "info", {"debug", "info", "warning", "error"},
+            "Lowest level logged");
+  return s;
+}
+
+Result<AgentConfig> AgentConfigFrom(const Config& config) {
+  AgentConfig out;
+  ServerOptions& o = out.server;
+  o.host = config.GetString("rpc.host");
+  o.port = static_cast<uint16_t>(config.GetInt("rpc.port"));
+  o.tls = config.GetBool("rpc.tls") ? TlsMode::kMutualTls : TlsMode::kPlain;
+  o.ca_file = config.GetPath("rpc.ca_file");
+  o.cert_file = config.GetPath("rpc.cert_file");
+  o.key_file = config.GetPath("rpc.key_file");
+  o.unix_socket = config.GetPath("rpc.unix_socket");
+  o.io_threads = static_cast<int>(config.GetInt("rpc.io_threads"));
+  o.max_connections = static_cast<size_t>(config.GetInt("rpc.max_connections"));
+  o.max_request_bytes = config.GetSize("rpc.max_request_bytes");
+  o.max_in_flight_per_connection =
+      static_cast<size_t>(config.GetInt("rpc.max_in_flight_per_connection"));
+  o.max_ws_queue_bytes = config.GetSize("rpc.ws_max_queue_bytes");
+  o.idle_timeout = Millis(config, "rpc.idle_timeout_s");
+  o.header_timeout = Millis(config, "rpc.header_timeout_s");
+  o.body_timeout = Millis(config, "rpc.body_timeout_s");
+  o.write_timeout = Millis(config, "rpc.write_timeout_s");
+  o.drain_timeout = Millis(config, "rpc.drain_timeout_s");
+  out.worker_threads = static_cast<int>(config.GetInt("rpc.worker_threads"));
+  out.worker_queue = static_cast<size_t>(config.GetInt("rpc.worker_queue"));
+  out.max_batch = static_cast<size_t>(config.GetInt("rpc.max_batch"));
+  if (!log::ParseLevel(config.GetEnum("log.level"), &out.log_level)) {
+    return InvalidArgumentError("log.level: unknown level");
+  }
+
+  if (o.host.empty() && o.unix_socket.empty()) {
+    return InvalidArgumentError(
+        "no listener: rpc.host and rpc.unix_socket are both empty");
+  }
+  if (!o.host.empty() && o.tls == TlsMode::kPlain && !IsLoopbackName(o.host)) {
+    return InvalidArgumentError(
+        "rpc.tls = false is only allowed with a loopback rpc.host "
+        "(127.0.0.1, ::1, localhost), not '" + o.host + "'");
+  }
+  return out;
+}
+
+}  // namespace sanpool::agent

@@ -1,0 +1,46 @@
+// The agent's configuration: the schema of /etc/sanpool/agent.conf (sections
+// [rpc] and [log]) on top of base/config.h, and its translation into the
+// options of the components main.cc builds.
+//
+//   Config config(AgentConfigSchema());
+//   RETURN_IF_ERROR(config.Load(env, path, MissingFile::kUseDefaults));
+//   ASSIGN_OR_RETURN(AgentConfig agent, AgentConfigFrom(config));
+//
+// `sanpool-agent --dump-config-doc` prints AgentConfigSchema().RenderMarkdown()
+// (doc/config.md is generated from it).
+//
+// Thread-safety: plain functions and values.
+#ifndef SANPOOL_AGENT_AGENT_CONFIG_H_
+#define SANPOOL_AGENT_AGENT_CONFIG_H_
+
+#include <cstddef>
+
+#include "agent/server.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "base/status.h"
+
+namespace sanpool::agent {
+
+inline constexpr char kDefaultConfigPath[] = "/etc/sanpool/agent.conf";
+
+// Every key the agent reads, with defaults and descriptions.
+ConfigSchema AgentConfigSchema();
+
+struct AgentConfig {
+  ServerOptions server;
+  int worker_threads = 4;
+  size_t worker_queue = 256;
+  size_t max_batch = 100;
+  log::Level log_level = log::Level::kInfo;
+};
+
+// Reads the values and checks rules that span keys. Errors (kInvalidArgument,
+// naming the keys): rpc.tls = false with a non-loopback rpc.host; neither a
+// TCP listener (rpc.host) nor rpc.unix_socket configured.
+// REQUIRES: `config` was built from AgentConfigSchema().
+Result<AgentConfig> AgentConfigFrom(const Config& config);
+
+}  // namespace sanpool::agent
+
+#endif  // SANPOOL_AGENT_AGENT_CONFIG_H_

@@ -1,0 +1,230 @@
+// sanpool-agent: the host agent daemon.
+//
+//   sanpool-agent [--config PATH] [--set section.key=value]... [--port-file PATH]
+//   sanpool-agent --dump-api | --dump-config-doc | --help
+//
+// Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a dump; 2 for
+// usage and configuration errors; 1 when the agent cannot start otherwise
+// (a port in use, another agent on the Unix socket).
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "agent/agent_config.h"
+#include "agent/host_methods.h"
+#include "agent/method_registry.h"
+#include "agent/metrics.h"
+#include "agent/notifications.h"
+#include "agent/rpc_dispatcher.h"
+#include "agent/server.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/env.h"
+#include "base/gate.h"
+#include "base/log.h"
+#include "base/worker_pool.h"
+
+namespace sanpool::agent {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: sanpool-agent [options]\n"
+    "  --config PATH        configuration file (default /etc/sanpool/agent.conf;\n"
+    "                       a missing default file means all defaults)\n"
+    "  --set KEY=VALUE      override one setting, e.g. --set rpc.port=0 (repeatable)\n"
+    "  --port-file PATH     write the bound TCP port to PATH once listening\n"
+    "  --dump-api           print the JSON-RPC API reference (Markdown) and exit\n"
+    "  --dump-config-doc    print the configuration reference (Markdown) and exit\n"
+    "  --help               this text\n";
+
+struct Flags {
+  std::optional<std::string> config_path;
+  std::vector<std::string> sets;
+  std::string port_file;
+  bool dump_api = false;
+  bool dump_config_doc = false;
+  bool help = false;
+};
+
+// Accepts "--flag value" and "--flag=value".
+Result<Flags> ParseFlags(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view name = arg;
+    std::optional<std::string> value;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = std::string(arg.substr(eq + 1));
+    }
+    auto take_value = [&]() -> Result<std::string> {
+      if (value) return *value;
+      if (i + 1 >= argc) {
+        return InvalidArgumentError(std::string(name) + " needs a value");
+      }
+      return std::string(argv[++i]);
+    };
+    if (name == "--config") {
+      ASSIGN_OR_RETURN(flags.config_path, take_value());
+    } else if (name == "--set") {
+      ASSIGN_OR_RETURN(std::string set, take_value());
+      flags.sets.push_back(std::move(set));
+    } else if (name == "--port-file") {
+      ASSIGN_OR_RETURN(flags.port_file, take_value());
+    } else if (arg == "--dump-api") {
+      flags.dump_api = true;
+    } else if (arg == "--dump-config-doc") {
+      flags.dump_config_doc = true;
+    } else if (arg == "--help" || arg == "-h") {
+      flags.help = true;
+    } else {
+      return InvalidArgumentError("unknown argument: " + std::string(arg));
+    }
+  }
+  return flags;
+}
+
+Result<AgentConfig> LoadConfig(Env& env, const Flags& flags) {
+  Config config(AgentConfigSchema());
+  if (flags.config_path) {
+    RETURN_IF_ERROR(config.Load(env, *flags.config_path, MissingFile::kError));
+  } else {
+    RETURN_IF_ERROR(config.Load(env, kDefaultConfigPath, MissingFile::kUseDefaults));
+  }
+  for (const std::string& set : flags.sets) {
+    RETURN_IF_ERROR(config.ApplyOverride(set));
+  }
+  return AgentConfigFrom(config);
+}
+
+// Written to a temporary file and renamed, so readers never see a partial port.
+Status WritePortFile(const std::string& path, uint16_t port) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoToStatus(errno, "open " + tmp);
+  std::string text = std::to_string(port) + "\n";
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return ErrnoToStatus(err, "write " + tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return ErrnoToStatus(errno, "rename " + tmp);
+  }
+  return Status::Ok();
+}
+
+// The registry of every method the agent serves. Stats functions read the
+// objects built later through the given pointers.
+struct Components {
+  MethodRegistry registry;
+  std::unique_ptr<Metrics> metrics;
+  Server* server = nullptr;
+};
+
+Status RegisterMethods(Components& c) {
+  HostMethodsDeps deps;
+  deps.requests_total = [&c] { return c.metrics ? c.metrics->TotalRequests() : 0; };
+  deps.in_flight = [&c] { return c.metrics ? c.metrics->InFlight() : int64_t{0}; };
+  deps.server_stats = [&c] { return c.server ? c.server->Stats() : ServerStats{}; };
+  return RegisterHostMethods(c.registry, std::move(deps));
+}
+
+int Run(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv);
+  if (!flags.ok()) {
+    std::cerr << "sanpool-agent: " << flags.status().message() << "\n" << kUsage;
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (flags->dump_config_doc) {
+    std::cout << AgentConfigSchema().RenderMarkdown();
+    return 0;
+  }
+  Components c;
+  if (Status s = RegisterMethods(c); !s.ok()) {
+    std::cerr << "sanpool-agent: " << s.ToString() << "\n";
+    return 1;
+  }
+  if (flags->dump_api) {
+    std::cout << c.registry.RenderMarkdown();
+    return 0;
+  }
+
+  std::unique_ptr<Env> env = NewPosixEnv();
+  auto config = LoadConfig(*env, *flags);
+  if (!config.ok()) {
+    std::cerr << "sanpool-agent: configuration error: " << config.status().message()
+              << "\n";
+    return 2;
+  }
+  log::SetLevel(config->log_level);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // Signals are waited for on this thread, never on a network thread,
+  // because Shutdown() blocks while the network threads drain.
+  boost::asio::io_context signal_io;
+  boost::asio::signal_set signals(signal_io, SIGTERM, SIGINT);
+
+  SystemClock clock;
+  Gate gate;
+  c.metrics = std::make_unique<Metrics>(c.registry.MethodNames());
+  NotificationHub hub(clock);
+  WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
+                                    .threads = config->worker_threads,
+                                    .max_queued = config->worker_queue});
+  RpcDispatcher dispatcher(c.registry, *c.metrics, pool,
+                           Limits{.max_request_bytes = config->server.max_request_bytes,
+                                  .max_batch = config->max_batch});
+  Server server(config->server, ServerDeps{.dispatcher = &dispatcher,
+                                           .metrics = c.metrics.get(),
+                                           .notifications = &hub,
+                                           .gate = &gate});
+  if (Status s = server.Start(); !s.ok()) {
+    log::Error("agent", "cannot start", {{"error", s.ToString()}});
+    std::cerr << "sanpool-agent: cannot start: " << s.message() << "\n";
+    return s.code() == Code::kInvalidArgument ? 2 : 1;
+  }
+  c.server = &server;
+  if (!flags->port_file.empty()) {
+    if (Status s = WritePortFile(flags->port_file, server.tcp_port()); !s.ok()) {
+      log::Error("agent", "cannot write port file", {{"error", s.ToString()}});
+      server.Shutdown();
+      pool.Shutdown();
+      return 1;
+    }
+  }
+  log::Info("agent", "started", {{"version", SANPOOL_VERSION},
+                                 {"methods", c.registry.size()},
+                                 {"io_threads", config->server.io_threads},
+                                 {"worker_threads", config->worker_threads}});
+
+  signals.async_wait([](const boost::system::error_code& ec, int signo) {
+    if (!ec) log::Info("agent", "signal received, shutting down", {{"signal", signo}});
+  });
+  signal_io.run();
+
+  server.Shutdown();
+  c.server = nullptr;
+  pool.Shutdown();
+  log::Info("agent", "exit");
+  return 0;
+}
+
+}  // namespace
+}  // namespace sanpool::agent
+
+int main(int argc, char** argv) { return sanpool::agent::Run(argc, argv); }
