@@ -320,7 +320,7 @@ namespace {
 
 TEST_CASE("image locks: one image waits, another proceeds") {
   DomainFixture f;
-  auto held = f.lock_manager_.Acquire(ImageNamespace(testing::kSd), kImg,
+  auto held = f.lock_manager_.Acquire(ImageLockNamespace(testing::kSd), kImg,
                                       LockMode::kExclusive, kWaitForever);
   REQUIRE(held.ok());
   // Another image is not blocked.

@@ -4,10 +4,6 @@
 
 namespace sanpool::file_domain {
 
-std::string ImageNamespace(std::string_view sd_uuid) {
-  return "01_img_" + std::string(sd_uuid);
-}
-
 ImageLocks::ImageLocks(ResourceManager& manager, std::string sd_uuid,
                        Duration timeout)
     : manager_(manager), sd_uuid_(std::move(sd_uuid)), timeout_(timeout) {}
@@ -16,10 +12,10 @@ Result<ResourceManager::LockSet> ImageLocks::Lock(
     std::vector<std::pair<std::string, LockMode>> images) {
   std::vector<LockRequest> requests;
   requests.push_back(
-      {std::string(kStorageNamespace), sd_uuid_, LockMode::kShared});
+      {std::string(kStorageLockNamespace), sd_uuid_, LockMode::kShared});
   for (auto& [img, mode] : images) {
     RETURN_IF_ERROR(ValidateUuid(img, "imgUUID"));
-    requests.push_back({ImageNamespace(sd_uuid_), std::move(img), mode});
+    requests.push_back({ImageLockNamespace(sd_uuid_), std::move(img), mode});
   }
   return manager_.AcquireAll(std::move(requests), timeout_);
 }

@@ -18,11 +18,6 @@
 
 namespace sanpool::file_domain {
 
-inline constexpr std::string_view kStorageNamespace = "00_storage";
-
-// "01_img_<sd>".
-std::string ImageNamespace(std::string_view sd_uuid);
-
 class ImageLocks {
  public:
   // `manager` must outlive this object. `timeout` bounds each wait
