@@ -52,6 +52,7 @@ inline constexpr int kMetadataCleared = 757;
 inline constexpr int kUnsupportedOperation = 2009;
 inline constexpr int kVolumeNonShareable = 214;
 inline constexpr int kVolumeCopyError = 225;
+inline constexpr int kCannotFormatAttachedStorageDomain = 391;
 inline constexpr int kUnknownTask = 401;
 inline constexpr int kStorageServerConnectionError = 451;
 inline constexpr int kAcquireLockFailure = 651;

@@ -37,6 +37,24 @@ Status BuildTree(Env& env, const FileDomainLayout& layout,
                              kMetadataFileMode);
 }
 
+Result<DomainMetadata> ReadMetadataFile(Env& env,
+                                        const FileDomainLayout& layout) {
+  Result<std::string> bytes =
+      env.ReadFile(layout.metadata_file(), kMaxMetadataFileBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kNotFound) {
+      return Status(Code::kNotFound,
+                    "storage domain metadata not found: " +
+                        layout.metadata_file(),
+                    storage_code::kStorageDomainMetadataNotFound);
+    }
+    return bytes.status();
+  }
+  Result<DomainMetadata> md = DecodeDomainMetadataFile(*bytes);
+  if (!md.ok()) return md.status().Annotate(layout.metadata_file());
+  return md;
+}
+
 }  // namespace
 
 FileDomain::FileDomain(Env& env, Clock& clock, FileDomainLayout layout)
@@ -149,21 +167,37 @@ Result<std::unique_ptr<FileDomain>> FileDomain::Open(Env& env, Clock& clock,
   return domain;
 }
 
-Result<DomainMetadata> FileDomain::ReadMetadata() const {
-  Result<std::string> bytes =
-      env_.ReadFile(layout_.metadata_file(), kMaxMetadataFileBytes);
-  if (!bytes.ok()) {
-    if (bytes.status().code() == Code::kNotFound) {
-      return Status(Code::kNotFound,
-                    "storage domain metadata not found: " +
-                        layout_.metadata_file(),
-                    storage_code::kStorageDomainMetadataNotFound);
-    }
-    return bytes.status();
+Status FileDomain::Format(Env& env, std::string mount_dir,
+                          std::string_view sd_uuid) {
+  ASSIGN_OR_RETURN(FileDomainLayout layout,
+                   FileDomainLayout::Make(std::move(mount_dir), sd_uuid));
+  Result<FileStat> st = env.StatLink(layout.domain_dir());
+  if (!st.ok() || st->type != FileType::kDirectory) {
+    return Status(Code::kNotFound,
+                  "storage domain does not exist: " + layout.domain_dir(),
+                  storage_code::kStorageDomainDoesNotExist);
   }
-  Result<DomainMetadata> md = DecodeDomainMetadataFile(*bytes);
-  if (!md.ok()) return md.status().Annotate(layout_.metadata_file());
-  return md;
+  Result<DomainMetadata> md = ReadMetadataFile(env, layout);
+  if (md.ok() && !md->pool_uuids.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  "cannot format storage domain attached to pool " +
+                      md->pool_uuids.front(),
+                  storage_code::kCannotFormatAttachedStorageDomain);
+  }
+  // A domain with metadata that does not parse is formatted too: that is
+  // what format is for. One without metadata is an interrupted create or
+  // format.
+  RETURN_IF_ERROR(RemoveIfExists(env, layout.metadata_file()));
+  if (Status synced = env.SyncDir(layout.metadata_dir());
+      !synced.ok() && synced.code() != Code::kNotFound) {
+    return synced;
+  }
+  RETURN_IF_ERROR(RemoveTree(env, layout.domain_dir()));
+  return env.SyncDir(layout.mount_dir());
+}
+
+Result<DomainMetadata> FileDomain::ReadMetadata() const {
+  return ReadMetadataFile(env_, layout_);
 }
 
 Status FileDomain::WriteMetadata(const DomainMetadata& md) {

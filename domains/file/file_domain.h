@@ -101,6 +101,15 @@ class FileDomain {
                                                   std::string mount_dir,
                                                   std::string_view sd_uuid);
 
+  // StorageDomain.format: removes the domain `<mount_dir>/<sd_uuid>`.
+  // Refused with kFailedPrecondition 391 while the domain is attached to a
+  // pool (POOL_UUID not empty). The metadata file goes first, so an
+  // interrupted format leaves a directory that no longer opens as a domain
+  // (364) and that a second Format finishes. kNotFound 358 if there is no
+  // such domain directory.
+  static Status Format(Env& env, std::string mount_dir,
+                       std::string_view sd_uuid);
+
   const FileDomainLayout& layout() const { return layout_; }
   Env& env() const { return env_; }
   Clock& clock() const { return clock_; }

@@ -173,6 +173,30 @@ TEST_CASE("storage without O_DIRECT (tmpfs) is refused before writing") {
   CHECK(SnapshotTree(b.mount) == before);
 }
 
+TEST_CASE("format removes a detached domain and refuses an attached one") {
+  DomainFixture f;
+  REQUIRE(f.CreateBase(testing::kImg, testing::kVol1).ok());
+  auto md = f.domain_->ReadMetadata().value();
+  md.pool_uuids = {"5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716"};
+  REQUIRE(f.domain_->WriteMetadata(md).ok());
+  auto before = f.Tree();
+  CHECK(FileDomain::Format(*f.posix_, f.mount_, kSd).storage_code() ==
+        storage_code::kCannotFormatAttachedStorageDomain);
+  CHECK(f.Tree() == before);
+  md.pool_uuids.clear();
+  REQUIRE(f.domain_->WriteMetadata(md).ok());
+  // An interrupted format (metadata gone, tree left) is finished by another.
+  f.fault_env_.AddFault({.op = Op::kRemoveDir, .error = EIO});
+  CHECK_FALSE(FileDomain::Format(f.fault_env_, f.mount_, kSd).ok());
+  CHECK(FileDomain::Open(*f.posix_, f.clock_, f.mount_, kSd)
+            .status()
+            .storage_code() == storage_code::kStorageDomainMetadataNotFound);
+  REQUIRE(FileDomain::Format(*f.posix_, f.mount_, kSd).ok());
+  CHECK(SnapshotTree(f.mount_).empty());
+  CHECK(FileDomain::Format(*f.posix_, f.mount_, kSd).storage_code() ==
+        storage_code::kStorageDomainDoesNotExist);
+}
+
 TEST_CASE("open reports missing domains and missing metadata") {
   Bare b;
   auto d = FileDomain::Open(*b.env, b.clock, b.mount, kSd);
