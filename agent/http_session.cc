@@ -345,22 +345,20 @@ class HttpSession : public SessionBase,
     upgrade_.reset();
   }
 
-  // After a final response: send our FIN (TLS: close_notify), drain what the
-  // peer still sends for a moment so it gets the response rather than a
-  // reset, then close.
+  // After a final response (413, Connection: close): drain what the peer
+  // still sends (a rejected body) for a moment so that it reads the response
+  // instead of getting a reset, then close. Plain sockets also send our FIN
+  // first; TLS skips close_notify, which would make OpenSSL refuse the data.
   void LingerClose() {
     if (closed_) return;
     closed_ = true;
     idle_timer_.cancel();
     Lowest().expires_after(kLingerTimeout);
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
-      stream_.async_shutdown(
-          [self = Self()](beast::error_code) { self->Lowest().close(); });
-    } else {
+    if constexpr (!std::is_same_v<Stream, TlsStream>) {
       beast::error_code ec;
       Lowest().socket().shutdown(asio::socket_base::shutdown_send, ec);
-      Discard();
     }
+    Discard();
   }
 
   void Discard() {

@@ -387,6 +387,54 @@ TEST_CASE_METHOD(ServerFixture, "mutual TLS: a client certificate is required", 
   }
 }
 
+TEST_CASE_METHOD(ServerFixture, "TLS: an oversized body gets 413", "[server][tls]") {
+  UseTls();
+  options().max_request_bytes = 1024;
+  Start();
+  auto ctx = ClientTls(true);
+  Client<asio::ssl::stream<tcp::socket>> client(io(), *ctx);
+  client.stream().next_layer().connect(Endpoint());
+  client.stream().handshake(asio::ssl::stream_base::client);
+  // Larger than the socket buffers: the server must read (discard) the body
+  // for this write to finish.
+  Response res = client.Call(Post(std::string(4 << 20, ' ') + Ping(1)));
+  CHECK(res.result() == http::status::payload_too_large);
+}
+
+TEST_CASE_METHOD(ServerFixture, "reading pauses at the in-flight limit and resumes",
+                 "[server]") {
+  options().max_in_flight_per_connection = 4;
+  Start();
+  auto client = Connect();
+  constexpr int kRequests = 500;
+  for (int id = 1; id <= kRequests; ++id) client.Send(Post(Ping(id)));
+  for (int id = 1; id <= kRequests; ++id) {
+    Response res = client.Receive();
+    REQUIRE(res.result() == http::status::ok);
+    REQUIRE(ParseJson(res.body()).at("id").as_int64() == id);
+  }
+}
+
+TEST_CASE_METHOD(ServerFixture, "a WebSocket subscriber that does not read is dropped",
+                 "[server]") {
+  options().max_ws_queue_bytes = 64 * 1024;
+  Start();
+  websocket::stream<tcp::socket> ws(io());
+  ws.next_layer().connect(Endpoint());
+  ws.handshake("localhost", "/rpc");
+  ws.write(asio::buffer(Ping(1)));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  REQUIRE(hub().SubscriberCount() == 1);
+  // Never read again: kernel buffers fill, then the server's queue.
+  std::string pad(4096, 'x');
+  for (int i = 0; i < 100000 && hub().SubscriberCount() > 0; ++i) {
+    hub().Publish("Test.flood", {{"pad", pad}});
+    if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(hub().SubscriberCount() == 0);
+}
+
 TEST_CASE_METHOD(ServerFixture, "plain TCP is refused on a non-loopback address",
                  "[server]") {
   options().host = "0.0.0.0";
