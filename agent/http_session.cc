@@ -10,6 +10,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -153,6 +154,7 @@ class HttpSession : public SessionBase,
         [self = Self()](beast::error_code ec, size_t) {
           if (ec) return self->OnReadError(ec);
           if (self->parser_->is_done()) return self->OnRequest();
+          self->MaybeSendContinue();
           self->Lowest().expires_after(self->options_.body_timeout);
           http::async_read(self->stream_, self->buffer_, *self->parser_,
                            [self](beast::error_code ec2, size_t) {
@@ -160,6 +162,26 @@ class HttpSession : public SessionBase,
                              self->OnRequest();
                            });
         });
+  }
+
+  // curl and others wait (1 s) for "100 Continue" before sending a body
+  // when they asked with Expect. Sent only when nothing else is being written
+  // (with pipelined responses pending the client simply waits it out); the
+  // body read runs concurrently.
+  void MaybeSendContinue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto expect = parser_->get()[http::field::expect];
+    if (!beast::iequals(expect, "100-continue") || writing_ || !queue_.empty()) {
+      return;
+    }
+    writing_ = true;
+    Lowest().expires_after(options_.write_timeout);
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = Self()](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        if (ec) return self->CloseNow();
+                        self->Flush();
+                      });
   }
 
   void OnReadError(beast::error_code ec) {

@@ -32,11 +32,16 @@
 // methods on its worker pool and the response is dispatched back to the
 // connection's strand. Inline methods complete without any extra posting.
 //
-// Shutdown(): stop accepting, answer new requests with 503, wait (up to
-// drain_timeout) until every request already read has been answered and
-// written, close all connections, stop the network threads. Connections
-// with responses in flight hold a token of the Gate passed in, so callers can
-// also see the drain there.
+// Shutdown(): stop accepting, answer new requests with 503 (WebSocket: stop
+// reading), close deps.gate, wait (up to drain_timeout) until every request
+// already read has been answered and written, close all connections, stop
+// the network threads. A connection holds one token of deps.gate while it has
+// requests in flight, so the gate drains exactly when the responses are out.
+//
+// Lifetime: after Shutdown(), shut the dispatcher's WorkerPool down before
+// destroying the Server (a late worker completion posts to the Server's
+// io_context); destroy the Server before the Gate, Metrics, hub and
+// dispatcher it was given.
 //
 // Thread-safety: Start/Shutdown must be called from one controlling thread
 // (not a network thread). Stats() and the accessors may be called from any

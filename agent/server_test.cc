@@ -263,6 +263,24 @@ TEST_CASE_METHOD(ServerFixture, "pipelined requests are answered in request orde
   }
 }
 
+TEST_CASE_METHOD(ServerFixture, "Expect: 100-continue gets an interim 100", "[server]") {
+  Start();
+  auto client = Connect();
+  auto req = Post(Ping(4));
+  req.set(http::field::expect, "100-continue");
+  http::request_serializer<http::string_body> sr(req);
+  http::write_header(client.stream(), sr);
+  beast::flat_buffer buffer;
+  http::response<http::empty_body> interim;
+  http::read(client.stream(), buffer, interim);
+  REQUIRE(interim.result() == http::status::continue_);
+  http::write(client.stream(), sr);
+  Response res;
+  http::read(client.stream(), buffer, res);
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(ParseJson(res.body()).at("id").as_int64() == 4);
+}
+
 TEST_CASE_METHOD(ServerFixture, "a notification-only body gets 204", "[server]") {
   Start();
   auto client = Connect();
