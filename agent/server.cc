@@ -53,8 +53,13 @@ class Server::Impl {
         log::Warning("rpc", "TLS disabled: plain TCP listener (loopback only)",
                      {{"host", o.host}});
       } else {
-        ASSIGN_OR_RETURN(tls, MakeTlsContext({o.ca_file, o.cert_file, o.key_file},
-                                             TlsRole::kServer));
+        auto ctx = MakeTlsContext({o.ca_file, o.cert_file, o.key_file}, TlsRole::kServer);
+        if (!ctx.ok()) {
+          // A configuration problem whatever the cause (missing file, bad key).
+          return InvalidArgumentError("rpc TLS configuration: " +
+                                      std::string(ctx.status().message()));
+        }
+        tls = *std::move(ctx);
       }
       ASSIGN_OR_RETURN(auto listener,
                        OpenTcpListener(ioc_, state_, o.host, o.port, std::move(tls)));

@@ -132,7 +132,7 @@ class Server {
 
   // Validates options, loads TLS material, binds every listener and starts
   // the network threads. On error nothing keeps running. Errors:
-  // kInvalidArgument (bad option, unreadable/invalid TLS files),
+  // kInvalidArgument (bad option, missing/unreadable/invalid TLS files),
   // kFailedPrecondition (plain TCP on a non-loopback address; a non-socket
   // file or a live agent at the Unix socket path), errno-derived codes from
   // bind/listen (kUnavailable for EADDRINUSE is not special-cased: it maps

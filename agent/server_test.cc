@@ -554,5 +554,39 @@ TEST_CASE_METHOD(ServerFixture, "shutdown waits for an in-flight worker request"
   CHECK(server().Stats().connections == 0);
 }
 
+TEST_CASE_METHOD(ServerFixture, "shutdown lets a WebSocket request finish, then closes",
+                 "[server]") {
+  Start();
+  websocket::stream<tcp::socket> ws(io());
+  ws.next_layer().connect(Endpoint());
+  ws.handshake("localhost", "/rpc");
+  ws.write(asio::buffer(Sleep(3, 200)));
+  while (server().Stats().in_flight == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::thread stopper([this] { server().Shutdown(); });
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  json::value v = ParseJson(beast::buffers_to_string(buffer.data()));
+  CHECK(v.at("id").as_int64() == 3);
+  CHECK(v.at("result").as_int64() == 200);
+  buffer.consume(buffer.size());
+  beast::error_code ec;
+  ws.read(buffer, ec);
+  CHECK(ec == websocket::error::closed);
+  CHECK(ws.reason().code == websocket::close_code::going_away);
+  stopper.join();
+}
+
+TEST_CASE_METHOD(ServerFixture, "missing TLS files are a configuration error", "[server][tls]") {
+  options().tls = TlsMode::kMutualTls;
+  options().ca_file = dir() + "/missing/ca.pem";
+  options().cert_file = dir() + "/missing/host.pem";
+  options().key_file = dir() + "/missing/host.key";
+  Status s = TryStart();
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()), Catch::Contains("ca.pem"));
+}
+
 }  // namespace
 }  // namespace sanpool::agent
