@@ -7,13 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-if [[ ! -f build/release/build.ninja ]]; then
-  meson setup build/release --buildtype=release >/dev/null
+build=${SANPOOL_BUILD_DIR:-build/release}
+if [[ ! -f $build/build.ninja ]]; then
+  meson setup "$build" --buildtype=release >/dev/null
 fi
-ninja -C build/release agent/sanpool-agent tools/sanpool >/dev/null
+ninja -C "$build" agent/sanpool-agent tools/sanpool >/dev/null
 
-agent=build/release/agent/sanpool-agent
-cli=build/release/tools/sanpool
+agent=$build/agent/sanpool-agent
+cli=$build/tools/sanpool
 work=$(mktemp -d /var/tmp/sanpool-demo.XXXXXX)
 pid=
 cleanup() {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Checks that doc/api.md is what `sanpool-agent --dump-api` prints.
+"""Checks that a generated document is current: DOC_PATH must equal what
+`AGENT_BINARY FLAG` prints (FLAG: --dump-api for doc/api.md,
+--dump-config-doc for doc/config.md).
 
-Usage: check_api_doc.py AGENT_BINARY DOC_PATH
-Exits 0 when equal; else prints a unified diff and how to refresh the doc:
-  build/<dir>/agent/sanpool-agent --dump-api > doc/api.md
+Usage: check_generated_doc.py AGENT_BINARY FLAG DOC_PATH
+Exits 0 when equal; else prints a unified diff and how to refresh the doc.
 """
 
 import difflib
@@ -12,11 +13,11 @@ import sys
 
 
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    agent, doc = argv[1], argv[2]
-    dumped = subprocess.run([agent, "--dump-api"], capture_output=True, text=True,
+    agent, flag, doc = argv[1], argv[2], argv[3]
+    dumped = subprocess.run([agent, flag], capture_output=True, text=True,
                             timeout=60, check=True).stdout
     try:
         committed = open(doc, encoding="utf-8").read()
@@ -27,9 +28,9 @@ def main(argv):
         return 0
     sys.stdout.writelines(difflib.unified_diff(
         committed.splitlines(keepends=True), dumped.splitlines(keepends=True),
-        fromfile=doc, tofile="sanpool-agent --dump-api"))
+        fromfile=doc, tofile=f"sanpool-agent {flag}"))
     print(f"\n{doc} is out of date; refresh it with:\n"
-          f"  {agent} --dump-api > {doc}", file=sys.stderr)
+          f"  {agent} {flag} > {doc}", file=sys.stderr)
     return 1
 
 
