@@ -26,22 +26,12 @@ constexpr size_t kParserTempBytes = 512;
 constexpr size_t kDocumentBufferBytes = 4096;
 constexpr size_t kMaxDepth = 64;
 
-// Appends the JSON text of `v` to `out` without an intermediate string.
-void AppendJson(std::string& out, const json::value& v) {
+// Appends the JSON text of `v` (a json::value or json::object) to `out`
+// without an intermediate string.
+template <typename Json>
+void AppendJson(std::string& out, const Json& v) {
   json::serializer sr;
   sr.reset(&v);
-  while (!sr.done()) {
-    const size_t old = out.size();
-    const size_t room = std::max<size_t>(out.capacity() - old, 256);
-    out.resize(old + room);
-    const json::string_view written = sr.read(out.data() + old, room);
-    out.resize(old + written.size());
-  }
-}
-
-void AppendJson(std::string& out, const json::object& o) {
-  json::serializer sr;
-  sr.reset(&o);
   while (!sr.done()) {
     const size_t old = out.size();
     const size_t room = std::max<size_t>(out.capacity() - old, 256);

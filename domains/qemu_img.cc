@@ -63,29 +63,30 @@ Status QemuImg::Create(const CreateOptions& options) {
       .Annotate(options.path);
 }
 
-Result<QemuImgInfo> QemuImg::Info(const std::string& path,
-                                  std::optional<VolumeFormat> format) {
+Result<std::string> QemuImg::RunInfo(const std::string& path,
+                                     std::optional<VolumeFormat> format,
+                                     InfoScope scope) {
   std::vector<std::string> args = {"info", "--output", "json", "-U"};
+  if (scope == InfoScope::kBackingChain) args.push_back("--backing-chain");
   if (format) args.insert(args.end(), {"-f", std::string(QemuFormatName(*format))});
   args.push_back(path);
   ASSIGN_OR_RETURN(ProcessResult r,
                    RunQemuImg(std::move(args), options_.timeout, {}));
   RETURN_IF_ERROR(
       Failed(r, "qemu-img info", storage_code::kMiscFileReadException));
-  return ParseQemuImgInfo(r.stdout_data);
+  return std::move(r.stdout_data);
+}
+
+Result<QemuImgInfo> QemuImg::Info(const std::string& path,
+                                  std::optional<VolumeFormat> format) {
+  ASSIGN_OR_RETURN(std::string out, RunInfo(path, format, InfoScope::kImage));
+  return ParseQemuImgInfo(out);
 }
 
 Result<std::vector<QemuImgInfo>> QemuImg::InfoChain(
     const std::string& path, std::optional<VolumeFormat> format) {
-  std::vector<std::string> args = {"info", "--output", "json", "-U",
-                                   "--backing-chain"};
-  if (format) args.insert(args.end(), {"-f", std::string(QemuFormatName(*format))});
-  args.push_back(path);
-  ASSIGN_OR_RETURN(ProcessResult r,
-                   RunQemuImg(std::move(args), options_.timeout, {}));
-  RETURN_IF_ERROR(
-      Failed(r, "qemu-img info", storage_code::kMiscFileReadException));
-  return ParseQemuImgInfoChain(r.stdout_data);
+  ASSIGN_OR_RETURN(std::string out, RunInfo(path, format, InfoScope::kBackingChain));
+  return ParseQemuImgInfoChain(out);
 }
 
 Result<QemuImgCheck> QemuImg::Check(const std::string& path,

@@ -126,6 +126,11 @@ class QemuImg {
                  const CancellationToken& cancel);
 
  private:
+  enum class InfoScope { kImage, kBackingChain };
+  // Runs `qemu-img info --output json -U` and returns its stdout.
+  Result<std::string> RunInfo(const std::string& path,
+                              std::optional<formats::VolumeFormat> format,
+                              InfoScope scope);
   Result<ProcessResult> RunQemuImg(std::vector<std::string> args,
                                    std::chrono::milliseconds timeout,
                                    const CancellationToken& cancel);
