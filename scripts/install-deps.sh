@@ -10,6 +10,8 @@ packages=(
   # tests and tools
   python3 python3-pytest openssl util-linux e2fsprogs
   qemu-utils
+  # block storage, leases, device-mapper layers
+  lvm2 sanlock libsanlock-dev libfuse3-dev fuse3 libdevmapper-dev
 )
 
 missing=()
