@@ -71,6 +71,13 @@ ConfigSchema AgentConfigSchema() {
                 milliseconds(10))
       .Duration("rpc.drain_timeout_s", seconds(30),
                 "On SIGTERM/SIGINT, how long in-flight requests may finish")
+      .Path("storage.repository", "/run/sanpool/data-center",
+            "Repository root: storage connections are mounted (or, for "
+            "LOCALFS, linked) under <repository>/mnt/<connection>, where the "
+            "agent finds file domains as <repository>/mnt/*/<sdUUID>")
+      .Path("storage.run_dir", "/run/sanpool/storage",
+            "Per-host run directory: Image.prepare makes "
+            "<run_dir>/<sdUUID>/<imgUUID>/ with links to the volume chain")
       .Enum("log.level", "info", {"debug", "info", "warning", "error"},
             "Lowest level logged");
   return s;
@@ -100,6 +107,8 @@ Result<AgentConfig> AgentConfigFrom(const Config& config) {
   out.worker_threads = static_cast<int>(config.GetInt("rpc.worker_threads"));
   out.worker_queue = static_cast<size_t>(config.GetInt("rpc.worker_queue"));
   out.max_batch = static_cast<size_t>(config.GetInt("rpc.max_batch"));
+  out.storage.repository = config.GetPath("storage.repository");
+  out.storage.run_dir = config.GetPath("storage.run_dir");
   if (!log::ParseLevel(config.GetEnum("log.level"), &out.log_level)) {
     return InvalidArgumentError("log.level: unknown level");
   }

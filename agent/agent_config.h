@@ -1,5 +1,5 @@
 // The agent's configuration: the schema of /etc/sanpool/agent.conf (sections
-// [rpc] and [log]) on top of base/config.h, and its translation into the
+// [rpc], [storage] and [log]) on top of base/config.h, and its translation into the
 // options of the components main.cc builds.
 //
 //   Config config(AgentConfigSchema());
@@ -14,6 +14,7 @@
 #define SANPOOL_AGENT_AGENT_CONFIG_H_
 
 #include <cstddef>
+#include <string>
 
 #include "agent/server.h"
 #include "base/config.h"
@@ -27,12 +28,19 @@ inline constexpr char kDefaultConfigPath[] = "/etc/sanpool/agent.conf";
 // Every key the agent reads, with defaults and descriptions.
 ConfigSchema AgentConfigSchema();
 
+// Where storage lives on this host (section [storage]).
+struct StorageOptions {
+  std::string repository;  // mounts under <repository>/mnt/
+  std::string run_dir;     // prepared images
+};
+
 struct AgentConfig {
   ServerOptions server;
   int worker_threads = 4;
   size_t worker_queue = 256;
   size_t max_batch = 100;
   log::Level log_level = log::Level::kInfo;
+  StorageOptions storage;
 };
 
 // Reads the values and checks rules that span keys. Errors (kInvalidArgument,
