@@ -1,0 +1,54 @@
+// SpmRole: whether this host may change shared storage metadata now.
+//
+// In oVirt only the Storage Pool Manager (the host holding the pool's SDM
+// lease) creates, extends and deletes volumes and images. Every RPC verb that
+// changes metadata asks the role once, at the API boundary, before it parses
+// anything expensive or touches storage:
+//
+//   RETURN_IF_ERROR(role.RequireSpm());
+//
+// Implementations:
+//   * StandaloneRole: this host is the only writer of the storage it sees; it
+//     is always the SPM. This is the agent's mode until pools and the SDM
+//     lease (spm/ pool code) land; then a lease-backed role replaces it and
+//     these call sites stay as they are.
+//   * FakeSpmRole (spm/fake_role.h): tests switch it between SPM and not.
+//
+// Thread-safety: implementations must be safe to call from any thread.
+#ifndef SANPOOL_SPM_ROLE_H_
+#define SANPOOL_SPM_ROLE_H_
+
+#include "base/status.h"
+#include "domains/storage_errors.h"
+
+namespace sanpool::spm {
+
+// oVirt's SpmStatusError: kFailedPrecondition with storage code 654
+// ("Not SPM"); retrying on the same host fails until it becomes SPM.
+inline Status NotSpmError() {
+  return Status(Code::kFailedPrecondition, "Not SPM",
+                storage_code::kSpmStatusError);
+}
+
+class SpmRole {
+ public:
+  virtual ~SpmRole() = default;
+
+  // OK when this host is the SPM now; NotSpmError() otherwise. Never blocks
+  // on storage (a lease-backed role answers from its cached state).
+  virtual Status RequireSpm() const = 0;
+  // The same question as a bool (for logging and for deciding whether to
+  // run domain recovery).
+  virtual bool IsSpm() const = 0;
+};
+
+// The only writer: always SPM (see the file comment).
+class StandaloneRole final : public SpmRole {
+ public:
+  Status RequireSpm() const override { return Status::Ok(); }
+  bool IsSpm() const override { return true; }
+};
+
+}  // namespace sanpool::spm
+
+#endif  // SANPOOL_SPM_ROLE_H_

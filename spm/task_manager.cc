@@ -1,0 +1,277 @@
+#include "spm/task_manager.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <random>
+
+#include "base/log.h"
+
+namespace sanpool::spm {
+namespace {
+
+Status UnknownTask(std::string_view id) {
+  return Status(Code::kNotFound, "Task id unknown: " + std::string(id),
+                kUnknownTaskCode);
+}
+
+bool IsDone(TaskState state) { return state == TaskState::kFinished; }
+
+}  // namespace
+
+std::string_view ToString(TaskState state) {
+  switch (state) {
+    case TaskState::kInit: return "init";
+    case TaskState::kQueued: return "queued";
+    case TaskState::kRunning: return "running";
+    case TaskState::kFinished: return "finished";
+    case TaskState::kAborting: return "aborting";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(TaskResult result) {
+  switch (result) {
+    case TaskResult::kNone: return "";
+    case TaskResult::kSuccess: return "success";
+    case TaskResult::kCleanSuccess: return "cleanSuccess";
+    case TaskResult::kCleanFailure: return "cleanFailure";
+  }
+  return "";
+}
+
+std::string NewUuid() {
+  // random_device reads the kernel's CSPRNG (getrandom) on Linux; one per
+  // call is cheap next to what a task does.
+  std::random_device rd;
+  std::array<uint8_t, 16> b;
+  for (size_t i = 0; i < b.size(); i += 4) {
+    uint32_t r = rd();
+    for (size_t j = 0; j < 4; ++j) b[i + j] = static_cast<uint8_t>(r >> (8 * j));
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  char out[37];
+  std::snprintf(out, sizeof(out),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                "%02x%02x%02x%02x%02x%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                b[10], b[11], b[12], b[13], b[14], b[15]);
+  return std::string(out, 36);
+}
+
+void JobContext::SetProgress(int percent) {
+  if (set_progress_) set_progress_(std::clamp(percent, 0, 100));
+}
+
+TaskManager::TaskManager(Clock& clock, TaskManagerOptions options,
+                         StateCallback on_state_change)
+    : clock_(clock),
+      max_tasks_(options.max_tasks),
+      on_state_change_(std::move(on_state_change)),
+      pool_(WorkerPoolOptions{.name = options.thread_name,
+                              .threads = options.threads,
+                              .max_queued = options.max_tasks}) {}
+
+TaskManager::~TaskManager() { Shutdown(); }
+
+Result<std::string> TaskManager::Schedule(std::string verb,
+                                          std::vector<std::string> tags,
+                                          Job job) {
+  std::string id = NewUuid();
+  {
+    MutexLock notify(notify_mu_);
+    TaskRecord snapshot;
+    {
+      MutexLock lock(mu_);
+      if (shut_down_) {
+        return FailedPreconditionError("task manager is shut down");
+      }
+      if (tasks_.size() >= max_tasks_) {
+        return Status(Code::kResourceExhausted,
+                      "TaskManager error, unable to add task: " +
+                          std::to_string(max_tasks_) + " tasks exist",
+                      kAddTaskErrorCode);
+      }
+      auto task = std::make_shared<Task>();
+      task->record.id = id;
+      task->record.verb = std::move(verb);
+      task->record.tags = std::move(tags);
+      task->record.state = TaskState::kQueued;
+      task->record.start_time = clock_.WallNow();
+      snapshot = task->record;
+      tasks_.emplace(id, std::move(task));
+    }
+    if (on_state_change_) on_state_change_(snapshot);
+  }
+  // The pool's queue holds max_tasks items and every queued item is a task
+  // counted above, so Submit fails only once Shutdown started.
+  Status submitted = pool_.Submit([this, id, job = std::move(job)] {
+    RunJob(id, job);
+  });
+  if (!submitted.ok()) {
+    Transition(id, [&](TaskRecord& r) {
+      r.state = TaskState::kFinished;
+      r.result = TaskResult::kCleanSuccess;
+      r.code = kTaskAbortedCode;
+      r.message = "Task is aborted: " + std::string(submitted.message());
+      r.end_time = clock_.WallNow();
+    });
+    return submitted;
+  }
+  return id;
+}
+
+void TaskManager::Transition(const std::string& id,
+                             const std::function<void(TaskRecord&)>& change) {
+  MutexLock notify(notify_mu_);
+  TaskRecord snapshot;
+  {
+    MutexLock lock(mu_);
+    auto it = tasks_.find(id);
+    // Only finished tasks are cleared, and nothing transitions after that.
+    if (it == tasks_.end()) return;
+    change(it->second->record);
+    snapshot = it->second->record;
+  }
+  if (on_state_change_) on_state_change_(snapshot);
+}
+
+void TaskManager::SetProgress(const std::string& id, int percent) {
+  MutexLock lock(mu_);
+  auto it = tasks_.find(id);
+  if (it != tasks_.end() && !IsDone(it->second->record.state)) {
+    it->second->record.progress = percent;
+  }
+}
+
+void TaskManager::RunJob(const std::string& id, const Job& job) {
+  bool run = false;
+  CancellationToken token;
+  Transition(id, [&](TaskRecord& r) {
+    if (r.stop_requested) {
+      r.state = TaskState::kFinished;
+      r.result = TaskResult::kCleanSuccess;
+      r.code = kTaskAbortedCode;
+      r.message = "Task is aborted";
+      r.end_time = clock_.WallNow();
+      return;
+    }
+    run = true;
+    r.state = TaskState::kRunning;
+    r.message = "running job 1 of 1";
+  });
+  if (!run) return;
+  {
+    MutexLock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return;
+    token = it->second->cancel.Token();
+  }
+  JobContext ctx([this, id](int percent) { SetProgress(id, percent); },
+                 token);
+  Status status = job(ctx);
+  if (!status.ok()) {
+    log::Warning("task", "job failed", {{"task", id},
+                                        {"error", status.ToString()}});
+  }
+  Transition(id, [&](TaskRecord& r) {
+    r.state = TaskState::kFinished;
+    r.end_time = clock_.WallNow();
+    if (status.ok()) {
+      r.result = TaskResult::kSuccess;
+      r.code = 0;
+      r.message = "1 jobs completed successfully";
+      r.progress = 100;
+      return;
+    }
+    r.result = ctx.not_rolled_back_ ? TaskResult::kCleanFailure
+                                    : TaskResult::kCleanSuccess;
+    if (status.code() == Code::kCancelled && r.stop_requested) {
+      r.code = kTaskAbortedCode;
+    } else {
+      r.code = status.storage_code() != 0 ? status.storage_code()
+                                          : kGeneralExceptionCode;
+    }
+    r.message = std::string(status.message());
+  });
+}
+
+Result<TaskRecord> TaskManager::Get(std::string_view id) const {
+  MutexLock lock(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return UnknownTask(id);
+  return it->second->record;
+}
+
+std::vector<TaskRecord> TaskManager::List() const {
+  MutexLock lock(mu_);
+  std::vector<TaskRecord> out;
+  out.reserve(tasks_.size());
+  for (const auto& [id, task] : tasks_) out.push_back(task->record);
+  return out;
+}
+
+Status TaskManager::Stop(std::string_view id) {
+  std::shared_ptr<Task> task;
+  Status result;
+  {
+    MutexLock notify(notify_mu_);
+    TaskRecord snapshot;
+    bool changed = false;
+    {
+      MutexLock lock(mu_);
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) return UnknownTask(id);
+      TaskRecord& r = it->second->record;
+      if (IsDone(r.state)) {
+        return Status(Code::kFailedPrecondition,
+                      "Operation is not allowed in this task state: task " +
+                          r.id + " is finished",
+                      kTaskStateErrorCode);
+      }
+      task = it->second;
+      if (!r.stop_requested) {
+        r.stop_requested = true;
+        r.state = TaskState::kAborting;
+        snapshot = r;
+        changed = true;
+      }
+    }
+    if (changed && on_state_change_) on_state_change_(snapshot);
+  }
+  // Outside the locks: cancellation callbacks belong to the job.
+  task->cancel.Cancel();
+  return Status::Ok();
+}
+
+Status TaskManager::Clear(std::string_view id) {
+  MutexLock lock(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return UnknownTask(id);
+  if (!IsDone(it->second->record.state)) {
+    return Status(Code::kFailedPrecondition,
+                  "Task not finished: " + std::string(id),
+                  kTaskNotFinishedCode);
+  }
+  tasks_.erase(it);
+  return Status::Ok();
+}
+
+void TaskManager::Shutdown() {
+  std::vector<std::string> unfinished;
+  {
+    MutexLock lock(mu_);
+    shut_down_ = true;
+    for (const auto& [id, task] : tasks_) {
+      if (!IsDone(task->record.state)) unfinished.push_back(id);
+    }
+  }
+  for (const std::string& id : unfinished) {
+    // Finished meanwhile: 410, nothing to stop.
+    (void)Stop(id);
+  }
+  pool_.Shutdown();
+}
+
+}  // namespace sanpool::spm
