@@ -96,6 +96,12 @@ Result<ProcessResult> FakeProcessRunner::Answer(const Response& response,
   if (!response.start_error.ok()) return response.start_error;
   ProcessResult result;
   result.pid = pid;
+  std::string streamed;
+  for (const std::string& chunk : response.stdout_chunks) {
+    if (spec.cancel.IsCancelled()) break;
+    if (spec.on_stdout) spec.on_stdout(chunk);
+    streamed += chunk;
+  }
   auto wait = response.delay;
   bool times_out = spec.timeout.count() > 0 && spec.timeout < wait;
   if (times_out) wait = spec.timeout;
@@ -115,8 +121,12 @@ Result<ProcessResult> FakeProcessRunner::Answer(const Response& response,
   result.exit_code = response.term_signal != 0 ? -1 : response.exit_code;
   result.term_signal = response.term_signal;
   size_t limit = spec.max_output_bytes;
-  result.stdout_data = response.stdout_data.substr(0, limit);
-  result.stdout_truncated = response.stdout_data.size() > limit;
+  if (spec.on_stdout && !response.stdout_data.empty()) {
+    spec.on_stdout(response.stdout_data);
+  }
+  streamed += response.stdout_data;
+  result.stdout_data = streamed.substr(0, limit);
+  result.stdout_truncated = streamed.size() > limit;
   result.stderr_data = response.stderr_data.substr(0, limit);
   result.stderr_truncated = response.stderr_data.size() > limit;
   return result;

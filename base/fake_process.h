@@ -26,6 +26,8 @@
 // cancellation are honoured like the real runner does (the result then has
 // timed_out / cancelled set and term_signal SIGTERM). A rule may instead
 // carry a handler computing the answer from the spec (e.g. echo stdin).
+// Streaming: a response's stdout_chunks reach ProcessSpec::on_stdout one by
+// one, like a child printing progress (a handler may call on_stdout itself).
 //
 // Thread-safety: all methods may be called from any thread. Start() answers
 // on an internal thread; the destructor waits for those threads.
@@ -53,6 +55,13 @@ class FakeProcessRunner : public ProcessRunner {
   struct Response {
     int exit_code = 0;
     int term_signal = 0;
+    // Fed one by one to the spec's on_stdout (when set) as soon as the call
+    // starts, before `delay`; the call stops feeding and ends cancelled when
+    // the spec's token is cancelled between two chunks (so a test can cancel
+    // from inside on_stdout). The result's stdout_data is their
+    // concatenation followed by stdout_data.
+    std::vector<std::string> stdout_chunks;
+    // Delivered to on_stdout too (as one last chunk) when the call completes.
     std::string stdout_data;
     std::string stderr_data;
     // When not OK, Run() fails with this (the program could not start).

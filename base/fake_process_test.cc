@@ -127,6 +127,42 @@ TEST_CASE("Fake handlers compute answers from the spec", "[fake_process]") {
   CHECK(runner.Run(spec)->stdout_data == "echo me");
 }
 
+TEST_CASE("Fake feeds stdout chunks to on_stdout in order", "[fake_process]") {
+  FakeProcessRunner runner;
+  runner.Expect({"/usr/bin/qemu-img", "convert"},
+                {.stdout_chunks = {"    (0.00/100%)\r", "    (40.00/100%)\r"},
+                 .stdout_data = "    (100.00/100%)\r"},
+                FakeProcessRunner::Match::kPrefix);
+  ProcessSpec spec = Spec({"/usr/bin/qemu-img", "convert", "-p"});
+  std::vector<std::string> chunks;
+  spec.on_stdout = [&](std::string_view c) { chunks.emplace_back(c); };
+  Result<ProcessResult> result = runner.Run(spec);
+  REQUIRE(result.ok());
+  CHECK(chunks == std::vector<std::string>{"    (0.00/100%)\r",
+                                           "    (40.00/100%)\r",
+                                           "    (100.00/100%)\r"});
+  CHECK(result->stdout_data ==
+        "    (0.00/100%)\r    (40.00/100%)\r    (100.00/100%)\r");
+}
+
+TEST_CASE("Fake stops streaming when on_stdout cancels", "[fake_process]") {
+  FakeProcessRunner runner;
+  runner.Expect({"/bin/copy"}, {.stdout_chunks = {"a", "b", "c"}});
+  CancellationSource source;
+  ProcessSpec spec = Spec({"/bin/copy"});
+  spec.cancel = source.Token();
+  std::string seen;
+  spec.on_stdout = [&](std::string_view c) {
+    seen.append(c);
+    if (c == "b") source.Cancel();
+  };
+  Result<ProcessResult> result = runner.Run(spec);
+  REQUIRE(result.ok());
+  CHECK(seen == "ab");
+  CHECK(result->cancelled);
+  CHECK_FALSE(result->Succeeded());
+}
+
 TEST_CASE("Fake Start answers once from another thread", "[fake_process]") {
   FakeProcessRunner runner;
   runner.Expect({"/bin/true"}, {});

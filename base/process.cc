@@ -323,8 +323,10 @@ ssize_t WriteNoSigpipe(int fd, const char* data, size_t size) {
   return n;
 }
 
-// Reads what is available; closes `fd` at EOF or on error.
-void DrainPipe(Fd& fd, size_t max_bytes, std::string* out, bool* truncated) {
+// Reads what is available; closes `fd` at EOF or on error. Every chunk read
+// goes to `on_chunk` (when set) before the max_bytes cut.
+void DrainPipe(Fd& fd, size_t max_bytes, std::string* out, bool* truncated,
+               const OutputCallback& on_chunk = nullptr) {
   char buf[kReadChunk];
   while (fd.valid()) {
     ssize_t n = ::read(fd.get(), buf, sizeof(buf));
@@ -334,6 +336,7 @@ void DrainPipe(Fd& fd, size_t max_bytes, std::string* out, bool* truncated) {
       fd.Close();
       return;
     }
+    if (on_chunk) on_chunk(std::string_view(buf, static_cast<size_t>(n)));
     size_t room = max_bytes - std::min(max_bytes, out->size());
     size_t keep = std::min(room, static_cast<size_t>(n));
     out->append(buf, keep);
@@ -483,7 +486,7 @@ ProcessResult Supervise(Child& child, const ProcessSpec& spec,
     }
     if (stdout_i >= 0 && fds[stdout_i].revents != 0) {
       DrainPipe(child.stdout_r, spec.max_output_bytes, &result.stdout_data,
-                &result.stdout_truncated);
+                &result.stdout_truncated, spec.on_stdout);
     }
     if (stderr_i >= 0 && fds[stderr_i].revents != 0) {
       DrainPipe(child.stderr_r, spec.max_output_bytes, &result.stderr_data,

@@ -45,6 +45,9 @@ enum class EnvMode {
   kClean,    // Start empty: only env_set is passed.
 };
 
+// Receives a slice of a child's output stream.
+using OutputCallback = std::function<void(std::string_view chunk)>;
+
 struct ProcessSpec {
   // argv[0] is the program: an absolute or relative path when it contains a
   // '/', else looked up in PATH (execvp semantics, without a shell): the PATH
@@ -80,6 +83,17 @@ struct ProcessSpec {
   // is read and discarded (so the child never blocks on a full pipe) and the
   // stream's *_truncated flag is set.
   size_t max_output_bytes = 16 << 20;
+
+  // When set, called with each chunk of the child's stdout as it is read,
+  // while the child runs (e.g. `qemu-img convert -p` progress lines), from
+  // the thread that supervises the child: the caller's for Run(), an
+  // internal one for Start(). Chunks are arbitrary slices of the stream (a
+  // line may be split across calls); all of them are delivered, in order,
+  // including bytes past max_output_bytes, and the last one before Run()
+  // returns / the Start() callback runs. The callback must not block for
+  // long (the child may stall on a full pipe meanwhile) and must not throw.
+  // stdout_data is filled as before.
+  OutputCallback on_stdout;
 };
 
 struct ProcessResult {

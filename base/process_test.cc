@@ -426,6 +426,80 @@ TEST_CASE("Concurrent runs keep their pipes apart", "[process]") {
   CHECK(good == 30);
 }
 
+TEST_CASE("stdout chunks reach on_stdout while the child still runs",
+          "[process]") {
+  // The child prints, then waits for a file that only the callback creates:
+  // if chunks were delivered after exit, the child would wait until the
+  // spec's timeout and the run would end timed out.
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("sanpool-stream-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string flag = dir + "/go";
+  std::filesystem::remove(flag);
+  ProcessSpec spec = Shell(
+      "printf '    (0.00/100%%)\r'; printf '    (50.00/100%%)\r';"
+      "while [ ! -e \"$1\" ]; do sleep 0.01; done;"
+      "printf '    (100.00/100%%)\r'");
+  spec.argv.push_back("sh");
+  spec.argv.push_back(flag);
+  spec.timeout = std::chrono::seconds(60);
+  std::string streamed;
+  bool released = false;
+  spec.on_stdout = [&](std::string_view chunk) {
+    streamed.append(chunk);
+    if (!released && streamed.find("50.00") != std::string::npos) {
+      released = true;
+      std::ofstream(flag) << "go";
+    }
+  };
+  PosixProcessRunner runner;
+  ProcessResult result = MustRun(runner, spec);
+  std::filesystem::remove_all(dir);
+  CHECK(released);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.Succeeded());
+  CHECK(streamed == result.stdout_data);
+  CHECK(streamed.find("(100.00/100%)") != std::string::npos);
+}
+
+TEST_CASE("on_stdout sees every byte, also past the output limit",
+          "[process]") {
+  ProcessSpec spec = Spec({"/usr/bin/head", "-c", "300000", "/dev/zero"});
+  spec.max_output_bytes = 1000;
+  size_t seen = 0;
+  int calls = 0;
+  spec.on_stdout = [&](std::string_view chunk) {
+    seen += chunk.size();
+    ++calls;
+  };
+  PosixProcessRunner runner;
+  ProcessResult result = MustRun(runner, spec);
+  CHECK(seen == 300000);
+  CHECK(calls >= 1);
+  CHECK(result.stdout_data.size() == 1000);
+  CHECK(result.stdout_truncated);
+}
+
+TEST_CASE("Start streams stdout to on_stdout before its callback",
+          "[process]") {
+  ProcessSpec spec = Shell("echo one; echo two");
+  std::mutex mu;
+  std::string streamed;
+  spec.on_stdout = [&](std::string_view chunk) {
+    std::lock_guard<std::mutex> lock(mu);
+    streamed.append(chunk);
+  };
+  std::promise<std::string> done;
+  PosixProcessRunner runner;
+  runner.Start(spec, [&](Result<ProcessResult> result) {
+    std::lock_guard<std::mutex> lock(mu);
+    done.set_value(result.ok() && streamed == result->stdout_data
+                       ? streamed
+                       : "mismatch");
+  });
+  CHECK(done.get_future().get() == "one\ntwo\n");
+}
+
 TEST_CASE("FormatArgv quotes what a shell would split", "[process]") {
   CHECK(FormatArgv({"/sbin/lvm", "lvs", "-o", "vg_name,lv_name"}) ==
         "/sbin/lvm lvs -o vg_name,lv_name");
