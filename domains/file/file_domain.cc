@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "domains/file/fs_util.h"
@@ -29,10 +30,12 @@ Status BuildTree(Env& env, const FileDomainLayout& layout,
     if (f.size > 0) RETURN_IF_ERROR(env.Truncate(path, f.size));
   }
   RETURN_IF_ERROR(env.CreateDir(layout.images_dir(), kDirMode));
+  CrashPoint(crash_point::kFileDomainCreateAfterTree);
   RETURN_IF_ERROR(env.SyncDir(layout.metadata_dir()));
   RETURN_IF_ERROR(env.SyncDir(layout.domain_dir()));
   RETURN_IF_ERROR(env.SyncDir(layout.mount_dir()));
   // The commit point: a domain dir without metadata is an interrupted create.
+  CrashPoint(crash_point::kFileDomainCreateBeforeMetadata);
   return env.WriteFileAtomic(layout.metadata_file(), metadata_bytes,
                              kMetadataFileMode);
 }

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "base/crash_point.h"
 #include "base/uuid.h"
 #include "domains/file/fs_util.h"
 #include "domains/storage_errors.h"
@@ -33,6 +34,7 @@ Status FileImages::Delete(std::string_view img) {
   RETURN_IF_ERROR(RemoveTree(env, removed));
   RETURN_IF_ERROR(WithStorageCode(env.Rename(dir, removed),
                                   storage_code::kImageDeleteError));
+  CrashPoint(crash_point::kFileImageDeleteAfterRename);
   RETURN_IF_ERROR(env.SyncDir(domain_.layout().images_dir()));
   Status purged = RemoveTree(env, removed);
   if (purged.ok()) purged = env.SyncDir(domain_.layout().images_dir());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "domains/file/fs_util.h"
@@ -262,6 +263,7 @@ Status FileVolumes::CreateUnlocked(const CreateVolumeParams& params) {
     return s;
   }
   if (parent && !parent->template_in_other_image) {
+    CrashPoint(crash_point::kFileVolumeCreateBeforeParentInternal);
     parent->md.role = VolumeRole::kInternal;
     Status marked = WriteVolumeMeta(env, parent->paths.meta, parent->md);
     if (!marked.ok()) {
@@ -282,6 +284,7 @@ Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
                                kVolumeFileMode});
   if (made.code() == Code::kAlreadyExists) return AlreadyExists(params.vol_uuid);
   RETURN_IF_ERROR(made);
+  CrashPoint(crash_point::kFileVolumeCreateAfterData);
 
   bool meta_attempted = false;
   bool lease_created = false;
@@ -294,6 +297,7 @@ Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
       create.backing_format = parent->md.format;
     }
     RETURN_IF_ERROR(qemu_img_.Create(create));
+    CrashPoint(crash_point::kFileVolumeCreateAfterQemuImg);
     if (params.allocation == Allocation::kPreallocated) {
       if (params.format == VolumeFormat::kRaw) {
         RETURN_IF_ERROR(
@@ -335,10 +339,12 @@ Status FileVolumes::CreateFiles(const CreateVolumeParams& params,
     // directory sync failed) the .meta is ours and is removed below.
     meta_attempted = true;
     RETURN_IF_ERROR(WriteVolumeMeta(env, paths.meta, md));
+    CrashPoint(crash_point::kFileVolumeCreateAfterMeta);
     RETURN_IF_ERROR(env.WriteFile(paths.lease, "",
                                   {FileCreation::kExclusive,
                                    Durability::kNoSync, kVolumeFileMode}));
     lease_created = true;
+    CrashPoint(crash_point::kFileVolumeCreateAfterLease);
     // Un-committed below if this fails: without a durable lease entry the
     // volume cannot be used.
     return env.SyncDir(DirName(paths.data));
@@ -479,9 +485,12 @@ Status FileVolumes::DeleteUnlocked(std::string_view img, std::string_view vol) {
   md.legality = Legality::kIllegal;
   md.parent = std::string(formats::kBlankUuid);
   RETURN_IF_ERROR(WriteVolumeMeta(env, paths.meta, md));
+  CrashPoint(crash_point::kFileVolumeDeleteAfterIllegal);
   auto removal = [&]() -> Status {
     RETURN_IF_ERROR(RemoveIfExists(env, paths.data));
+    CrashPoint(crash_point::kFileVolumeDeleteAfterData);
     RETURN_IF_ERROR(RemoveIfExists(env, paths.lease));
+    CrashPoint(crash_point::kFileVolumeDeleteAfterLease);
     RETURN_IF_ERROR(env.RemoveFile(paths.meta));
     return env.SyncDir(DirName(paths.meta));
   };
