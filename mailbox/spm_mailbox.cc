@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 #include <utility>
 
 #include "base/log.h"
@@ -97,12 +98,14 @@ Duration SpmMailbox::Step() {
   waker_.Reset();
   const SteadyTime now = clock_.SteadyNow();
   bool scan = false;
+  bool periodic = false;
   {
     MutexLock lock(mu_);
     if (stopping_) return Duration::zero();
-    scan = rescan_needed_ || now >= next_rescan_;
+    periodic = now >= next_rescan_;
+    scan = rescan_needed_ || periodic;
     rescan_needed_ = false;
-    if (now >= next_rescan_) next_rescan_ = now + options_.rescan_interval;
+    if (periodic) next_rescan_ = now + options_.rescan_interval;
   }
   AlignedBuffer event(kMailboxSize);
   Status read = inbox_->ReadEventBlock(event);
@@ -123,7 +126,7 @@ Duration SpmMailbox::Step() {
       }
     }
   }
-  if (scan) Scan();
+  if (scan) Scan(periodic ? ScanKind::kWithOutbox : ScanKind::kInbox);
   FlushOutboxes();
 
   MutexLock lock(mu_);
@@ -139,7 +142,7 @@ Duration SpmMailbox::Step() {
   return std::clamp(next_rescan_ - after, Duration::zero(), sleep);
 }
 
-void SpmMailbox::Scan() {
+void SpmMailbox::Scan(ScanKind kind) {
   std::vector<int> active;
   if (active_hosts_) {
     active = active_hosts_();
@@ -156,9 +159,24 @@ void SpmMailbox::Scan() {
   const int count = active.back() - first + 1;
   AlignedBuffer areas(static_cast<size_t>(count) * kMailboxSize);
   Status read = inbox_->ReadHosts(first, count, areas);
+  AlignedBuffer replies;
+  Status outbox_read = Status::Ok();
+  if (kind == ScanKind::kWithOutbox && read.ok()) {
+    replies = AlignedBuffer(areas.size());
+    outbox_read = outbox_->ReadHosts(first, count, replies);
+  }
 
   MutexLock lock(mu_);
   ++stats_.scans;
+  if (kind == ScanKind::kWithOutbox && read.ok()) {
+    if (outbox_read.ok()) {
+      RepairOutboxes(active, first, replies.view());
+    } else {
+      ++stats_.read_errors;
+      log::Warning(kLog, "cannot read outbox",
+                   {{"error", outbox_read.ToString()}});
+    }
+  }
   if (!read.ok()) {
     ++stats_.read_errors;
     if (read_error_streak_++ == 0) {
@@ -175,6 +193,23 @@ void SpmMailbox::Scan() {
     ProcessHost(h, areas.view().substr(
                        static_cast<size_t>(h - first) * kMailboxSize,
                        kMailboxSize));
+  }
+}
+
+void SpmMailbox::RepairOutboxes(const std::vector<int>& active, int first,
+                                std::string_view stored) {
+  for (int h : active) {
+    HostState& host = Host(h);
+    if (host.outbox_dirty) continue;  // a write is on its way anyway
+    const std::string_view area = stored.substr(
+        static_cast<size_t>(h - first) * kMailboxSize, kMailboxSize);
+    if (area == host.outbox) continue;
+    // Someone else wrote there (a stray writer, a torn or lost write):
+    // put back what the hosts must see.
+    host.outbox_dirty = true;
+    ++stats_.outbox_repairs;
+    log::Warning(kLog, "outbox area differs from the SPM's; rewriting",
+                 {{"host_id", h}});
   }
 }
 

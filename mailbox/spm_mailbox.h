@@ -30,6 +30,10 @@
 // size 0, the protocol's failure. Callbacks run on the pool's threads,
 // at most `extend_concurrency` at once, one at a time per slot.
 //
+// Every periodic rescan also reads the active hosts' outbox areas and
+// rewrites any that differ from what this SPM wrote (a stray writer, a lost
+// write), so a reply the host cannot see is repaired within one rescan.
+//
 // Faults: a host area with a bad checksum is skipped (logged once per
 // distinct content) without stalling the other hosts; an undecodable slot
 // (bad version, unknown opcode, bad UUID or size) is skipped and logged
@@ -81,8 +85,9 @@ struct SpmMailboxOptions {
   // Event block poll period: one 4 KiB read each. 5 ms = 200 reads/s,
   // 800 KiB/s while idle.
   Duration event_interval = std::chrono::milliseconds(5);
-  // Full rescan of the active hosts' areas (one read of the host range,
-  // at most 250 x 4 KiB = 1000 KiB) even without an event.
+  // Full rescan of the active hosts' areas even without an event: one read
+  // of the inbox host range and one of the outbox range (each at most
+  // 250 x 4 KiB = 1000 KiB; 12 KiB for hosts 1..3).
   Duration rescan_interval = std::chrono::seconds(1);
   // Wait after a failed event read before the next one.
   Duration error_backoff = std::chrono::milliseconds(100);
@@ -101,6 +106,7 @@ struct SpmMailboxStats {
   uint64_t bad_mailboxes = 0;   // distinct bad-checksum contents seen
   uint64_t bad_messages = 0;    // distinct undecodable slots seen
   uint64_t cleans = 0;          // CLEAN acks echoed
+  uint64_t outbox_repairs = 0;  // outbox areas found changed and rewritten
 };
 
 class SpmMailbox {
@@ -114,8 +120,8 @@ class SpmMailbox {
   SpmMailbox(const SpmMailbox&) = delete;
   SpmMailbox& operator=(const SpmMailbox&) = delete;
 
-  // Opens both files, zeroes the outbox (host areas 1..max), scans once
-  // and starts the polling thread. Errors of MailboxFile::Open / the
+  // Opens both files, zeroes the outbox (host areas 1..max) and starts the
+  // polling thread, whose first step scans every active host. Errors of MailboxFile::Open / the
   // outbox write (nothing is started then). REQUIRES: called once.
   Status Start() EXCLUDES(mu_);
 
@@ -138,8 +144,13 @@ class SpmMailbox {
 
   void Loop() EXCLUDES(mu_);
   Duration Step() EXCLUDES(mu_);
-  // Reads the active hosts' areas and dispatches what needs serving.
-  void Scan() EXCLUDES(mu_);
+  enum class ScanKind { kInbox, kWithOutbox };
+  // Reads the active hosts' inbox areas and dispatches what needs serving;
+  // kWithOutbox also reads their outbox areas and rewrites any that differ
+  // from what this SPM last wrote.
+  void Scan(ScanKind kind) EXCLUDES(mu_);
+  void RepairOutboxes(const std::vector<int>& active, int first,
+                      std::string_view stored) REQUIRES(mu_);
   void ProcessHost(int host_id, std::string_view area) REQUIRES(mu_);
   void Serve(int host_id, int slot, std::string request,
              SpmExtendRequest extend_request) EXCLUDES(mu_);
