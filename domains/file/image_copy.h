@@ -29,11 +29,13 @@
 // Protocol (crash- and failure-safe):
 //   1. the source chain is read (from `top_vol`, or the image's only leaf
 //      when it is empty) following PUUID; every source volume must be LEGAL;
-//      the destination must hold none of the volumes to create (the
-//      destination image may exist only for kCollapse);
-//   2. destination volumes are created through FileVolumes::Create, already
-//      ILLEGAL (so Image.prepare refuses them and a crash leaves volumes
-//      that an engine deletes, as in oVirt);
+//      the destination image must not exist or hold no volume;
+//   2. destination volumes are created through FileVolumes::Create, base
+//      first. The top one is created ILLEGAL; a lower one is created LEGAL
+//      (FileVolumes refuses a child of an ILLEGAL parent) and marked ILLEGAL
+//      as soon as its child exists. So from the second volume on the chain
+//      holds an ILLEGAL volume: Image.prepare refuses it, and a crash leaves
+//      volumes that an engine deletes, as in oVirt;
 //   3. the data is copied with both image locks held: 00_storage shared on
 //      each domain, 01_img_<src sd>.<src img> SHARED and 01_img_<dst sd>.
 //      <dst img> EXCLUSIVE, taken together in the global order (one
@@ -52,16 +54,18 @@
 //
 // Progress: `progress` (may be null) receives values in [0, 100], in
 // non-decreasing order, while qemu-img runs (parsed from `convert -p`
-// output as it streams), weighted by each source volume's apparent size
-// over the sum of all of them; 100 is reported once, on success, after the
+// output as it streams, ProcessSpec::on_stdout), weighted by each copied
+// source volume's apparent size over the sum of all of them; values stay
+// below 100 while copying, and 100 is reported once, on success, after the
 // volumes are LEGAL. Called on the thread that runs Copy().
 //
 // Errors (the storage codes are oVirt's):
 //   bad ids / options, src == dst image in one domain  kInvalidArgument 1000
 //   source volume missing / broken chain       kNotFound 201 / 262 (FileVolumes)
 //   a source volume ILLEGAL                    kFailedPrecondition 227
+//   (preserve) template base not in dst domain kNotFound 201
 //   source changed while the copy waited       kAborted 225
-//   destination volume exists                  kAlreadyExists 212
+//   destination image has volumes              kAlreadyExists 212
 //   qemu-img failed / timed out                kUnknown / kDeadlineExceeded 225
 //   cancelled                                  kCancelled
 //   lock timeout                               kDeadlineExceeded 851
