@@ -271,7 +271,7 @@ Result<uint64_t> FakeSanlock::Acquire(const ResourceSpec& spec,
       const FakeSanlockCluster::Member* me =
           cluster_.FindMember(spec.lockspace, host_);
       if (me == nullptr || !cluster_.IsJoinedLocked(*me)) {
-        return fail(sanlock_rv::kAcquireLockspace);
+        return fail(-ENOSPC);  // what sanlock 3.8 answers
       }
       auto it = cluster_.resources_.find(DiskKey(spec.disk));
       if (it == cluster_.resources_.end()) {

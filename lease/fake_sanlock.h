@@ -25,7 +25,7 @@
 //   - Acquire follows lease/sanlock.h: free / released / owner dead or
 //     restarted (generation changed) -> acquired, lver + 1; live owner ->
 //     -243; owner failing -> blocks on the Clock until it is dead (kWait) or
-//     -247 (kNoWait); expected_lver mismatch -> -240; not joined -> -241.
+//     -247 (kNoWait); expected_lver mismatch -> -240; not joined -> -ENOSPC.
 //   - FailLockspace(ls): this host's storage is gone. Its membership fails,
 //     its leases in ls vanish from its Inquire (sanlock kills the holder),
 //     the OnKilled callback runs; on storage the leases stay owned until the

@@ -218,12 +218,13 @@ class Sanlock {
   //   - held by a host that stopped renewing: with OwnerWait::kWait blocks
   //     until the owner is dead (up to HostDead after its last renewal); with
   //     kNoWait kUnavailable with -247 (SANLK_ACQUIRE_OWNED_RETRY).
-  // Not joined to the lockspace: kFailedPrecondition (-241
-  // SANLK_ACQUIRE_LOCKSPACE). Already held by this process: kAlreadyExists
+  // Not joined to the lockspace: kFailedPrecondition (-ENOSPC from sanlock
+  // 3.8: the daemon has no such lockspace; -241 SANLK_ACQUIRE_LOCKSPACE). Already held by this process: kAlreadyExists
   // (-EEXIST). Storage code 651 (AcquireLockFailure) on every failure.
   virtual Result<uint64_t> Acquire(const ResourceSpec& spec,
                                    const AcquireOptions& options) = 0;
-  // Releases a lease this process holds. Not held: kNotFound (-ENOENT).
+  // Releases a lease this process holds. Not held: kNotFound (-EPERM from
+  // sanlock 3.8, -ENOENT).
   // Storage code 660 (ReleaseLockFailure).
   virtual Status Release(const ResourceSpec& spec) = 0;
   // The leases this process holds (the SPM lease watchdog compares it with

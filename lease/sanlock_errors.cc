@@ -122,14 +122,16 @@ bool OpSpecificErrno(SanlockOp op, int err, Code* code, std::string* text) {
         *text = "lease is already held by this process";
         return true;
       }
-      if (err == ENOENT) {
+      // sanlock 3.8 answers -ENOSPC when the daemon has no such lockspace.
+      if (err == ENOENT || err == ENOSPC) {
         *code = Code::kFailedPrecondition;
         *text = "lockspace is not joined";
         return true;
       }
       return false;
     case SanlockOp::kRelease:
-      if (err == ENOENT) {
+      // sanlock 3.8 answers -EPERM for a lease this client does not hold.
+      if (err == ENOENT || err == EPERM) {
         *code = Code::kNotFound;
         *text = "lease is not held by this process";
         return true;

@@ -70,11 +70,13 @@ TEST_CASE("errnos depend on the call", "[lease][errors]") {
     return SanlockError(op, rv, "x").code();
   };
   CHECK(code(SanlockOp::kRelease, -ENOENT) == Code::kNotFound);
+  CHECK(code(SanlockOp::kRelease, -EPERM) == Code::kNotFound);
   CHECK(code(SanlockOp::kGetHosts, -ENOENT) == Code::kFailedPrecondition);
   CHECK(code(SanlockOp::kGetHosts, -EAGAIN) == Code::kUnavailable);
   CHECK(code(SanlockOp::kRegister, -ENOENT) == Code::kUnavailable);
   CHECK(code(SanlockOp::kRegister, -ECONNREFUSED) == Code::kUnavailable);
   CHECK(code(SanlockOp::kAcquire, -EEXIST) == Code::kAlreadyExists);
+  CHECK(code(SanlockOp::kAcquire, -ENOSPC) == Code::kFailedPrecondition);
   CHECK(code(SanlockOp::kAcquire, -EPIPE) == Code::kUnavailable);
   CHECK(code(SanlockOp::kRemoveLockspace, -EBUSY) ==
         Code::kFailedPrecondition);
