@@ -171,7 +171,8 @@ Status LvmFailure(const ProcessResult& result, std::string_view command,
     code = Code::kFailedPrecondition;
     what += ": in use";
   } else if (Has(low, "not larger than existing size") ||
-             Has(low, "not smaller than existing size")) {
+             Has(low, "not smaller than existing size") ||
+             Has(low, "matches existing size")) {
     code = Code::kFailedPrecondition;
     what += ": size would not change in the requested direction";
   } else if (Has(low, "giving up waiting for lock") ||

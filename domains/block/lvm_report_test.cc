@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "domains/block/lvm_test_printers.h"
 #include "domains/block/lvm_testdata.h"
 
 namespace sanpool::lvm {

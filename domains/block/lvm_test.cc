@@ -5,6 +5,7 @@
 
 #include "base/fake_process.h"
 #include "domains/block/lvm_report.h"
+#include "domains/block/lvm_test_printers.h"
 #include "domains/block/lvm_testdata.h"
 
 namespace sanpool::lvm {
@@ -185,13 +186,15 @@ TEST_CASE("lvm failures map to specific codes with stderr attached") {
       {"pvcreate", testdata::kStderrPvInUse, 5, Code::kFailedPrecondition, 601},
       {"lvextend", testdata::kStderrNotLarger, 5, Code::kFailedPrecondition,
        554},
+      {"lvextend", testdata::kStderrSameSize, 5, Code::kFailedPrecondition,
+       554},
       {"vgchange", testdata::kStderrMetadataFull, 5, Code::kResourceExhausted,
        613},
       {"lvchange", testdata::kStderrBadTag, 3, Code::kInvalidArgument, 572},
       {"lvextend", "  Something new went wrong\n", 5, Code::kUnknown, 554},
   };
-  const int command_codes[] = {550, 554, 550, 554, 551, 605, 502,
-                               502, 601, 601, 554, 516, 572, 554};
+  const int command_codes[] = {550, 554, 550, 554, 551, 605, 502, 502,
+                               601, 601, 554, 554, 516, 572, 554};
   int i = 0;
   for (const ErrorCase& c : cases) {
     CAPTURE(c.stderr_data);

@@ -79,6 +79,9 @@ inline constexpr std::string_view kStderrPvInUse = R"err(  Can't initialize phys
 inline constexpr std::string_view kStderrNotLarger = R"err(  WARNING: Activation disabled. No device-mapper interaction will be attempted.
   New size given (1 extents) not larger than existing size (15 extents)
 )err";
+inline constexpr std::string_view kStderrSameSize = R"err(  WARNING: Activation disabled. No device-mapper interaction will be attempted.
+  New size (1 extents) matches existing size (1 extents).
+)err";
 inline constexpr std::string_view kStderrMetadataFull = R"err(  WARNING: Activation disabled. No device-mapper interaction will be attempted.
   VG h4mda 2 metadata on /dev/loop2 (1516642 bytes) exceeds maximum metadata size (1045760 bytes)
   WARNING: Failed to write an MDA of VG h4mda.
