@@ -1,0 +1,191 @@
+// lvm-bench: latency of the lvm commands on the extend path, with the real
+// lvm2 on loop devices (root).
+//
+//   lvm-bench [--count N] [--dir DIR] [--json-out FILE]
+//
+// Builds a throw-away SAN: one sparse 16 GiB file under DIR (default
+// /var/tmp) on a loop device, a VG with 128 MiB extents and one LV of one
+// extent. Then N lvextends of one extent each (what the SPM runs per extend
+// request, through Lvm with --driverloaded n and the per-call device
+// filter) and N `lvs --segments <vg>/<lv>` reports (what a dm table reload
+// reads). Reports p50/p99/max per command: JSON on stdout (and
+// --json-out), a table on stderr. The VG, loop device and file are removed
+// at the end, also after a failure.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/process.h"
+#include "domains/block/lvm.h"
+
+namespace sanpool::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using lvm::LvSize;
+
+struct Series {
+  std::string name;
+  std::vector<double> ms;
+
+  double Percentile(double p) const {
+    std::vector<double> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
+    return sorted[i];
+  }
+};
+
+Result<ProcessResult> RunTool(ProcessRunner& runner,
+                              std::vector<std::string> argv) {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.timeout = std::chrono::seconds(30);
+  return runner.Run(spec);
+}
+
+// The bench's SAN; the destructor removes it.
+struct San {
+  explicit San(ProcessRunner& r, lvm::Lvm& l) : runner(r), lvm(l) {}
+  ~San() {
+    if (!vg.empty() && !loop.empty()) {
+      Status s = lvm.VgRemove({loop}, vg);
+      (void)s;
+    }
+    if (!loop.empty()) {
+      Result<ProcessResult> d = RunTool(runner, {"losetup", "-d", loop});
+      if (!d.ok() || !d->Succeeded()) {
+        std::fprintf(stderr, "lvm-bench: could not detach %s\n", loop.c_str());
+      }
+    }
+    if (!file.empty()) unlink(file.c_str());
+    if (!dir.empty()) rmdir(dir.c_str());
+  }
+
+  ProcessRunner& runner;
+  lvm::Lvm& lvm;
+  std::string dir, file, loop, vg;
+};
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "lvm-bench: %s: %s\n", what.c_str(),
+               s.ToString().c_str());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  int count = 50;
+  std::string parent = "/var/tmp";
+  std::string json_out;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--count" && i + 1 < argc) {
+      count = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--dir" && i + 1 < argc) {
+      parent = argv[++i];
+    } else if (arg == "--json-out" && i + 1 < argc) {
+      json_out = argv[++i];
+    } else {
+      std::cerr << "usage: lvm-bench [--count N] [--dir DIR] "
+                   "[--json-out FILE]\n";
+      return 2;
+    }
+  }
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "lvm-bench: needs root (loop devices, lvm)\n");
+    return 1;
+  }
+  PosixProcessRunner runner;
+  lvm::Lvm lvm(runner, {.timeout = std::chrono::seconds(60)});
+  San san(runner, lvm);
+
+  std::string tmpl = parent + "/sanpool-lvm-bench-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return Fail("mkdtemp", ErrnoToStatus(errno, tmpl));
+  }
+  san.dir = tmpl;
+  san.file = san.dir + "/lun";
+  // Enough extents for the metadata areas and 1 + count extents.
+  const uint64_t bytes = (static_cast<uint64_t>(count) + 8) *
+                         lvm::kExtentSizeBytes;
+  int fd = open(san.file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    return Fail("create " + san.file, ErrnoToStatus(errno, san.file));
+  }
+  close(fd);
+  Result<ProcessResult> lo =
+      RunTool(runner, {"losetup", "--find", "--show", san.file});
+  if (!lo.ok()) return Fail("losetup", lo.status());
+  if (!lo->Succeeded()) return Fail("losetup", CheckExit(*lo, "losetup"));
+  san.loop = lo->stdout_data.substr(0, lo->stdout_data.find('\n'));
+  const lvm::DeviceList devs = {san.loop};
+  const std::string vg = "sanpool_lvmbench_" + std::to_string(getpid());
+
+  Status s = lvm.PvCreate(devs, {.devices = devs,
+                                 .metadata_ignore = lvm::MetadataIgnore::kNo});
+  if (!s.ok()) return Fail("pvcreate", s);
+  s = lvm.VgCreate(devs, {.name = vg, .pvs = devs});
+  if (!s.ok()) return Fail("vgcreate", s);
+  san.vg = vg;
+  s = lvm.LvCreate(devs, {.vg = vg, .name = "vol", .size = LvSize::Extents(1)});
+  if (!s.ok()) return Fail("lvcreate", s);
+
+  Series extend{"lvextend", {}};
+  Series report{"lvs", {}};
+  for (int i = 0; i < count; ++i) {
+    Clock::time_point t0 = Clock::now();
+    s = lvm.LvExtend(devs, vg, "vol",
+                     LvSize::Extents(static_cast<uint64_t>(i) + 2));
+    Clock::time_point t1 = Clock::now();
+    if (!s.ok()) return Fail("lvextend", s);
+    extend.ms.push_back(
+        std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  for (int i = 0; i < count; ++i) {
+    Clock::time_point t0 = Clock::now();
+    Result<lvm::Lv> lv = lvm.GetLv(devs, vg, "vol");
+    Clock::time_point t1 = Clock::now();
+    if (!lv.ok()) return Fail("lvs", lv.status());
+    if (lv->ExtentCount() != static_cast<uint64_t>(count) + 1) {
+      return Fail("lvs", DataLossError("unexpected extent count " +
+                                       std::to_string(lv->ExtentCount())));
+    }
+    report.ms.push_back(
+        std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+
+  std::ostringstream json;
+  json << "{\"count\": " << count << ", \"lvm\": \"2.03 --driverloaded n\""
+       << ", \"device\": \"loop\", \"results\": {";
+  std::fprintf(stderr, "%-10s %9s %9s %9s\n", "command", "p50 ms", "p99 ms",
+               "max ms");
+  bool first = true;
+  for (const Series* series : {&extend, &report}) {
+    double p50 = series->Percentile(0.5), p99 = series->Percentile(0.99),
+           max = series->Percentile(1.0);
+    std::fprintf(stderr, "%-10s %9.2f %9.2f %9.2f\n", series->name.c_str(),
+                 p50, p99, max);
+    json << (first ? "" : ", ") << "\"" << series->name
+         << "\": {\"p50_ms\": " << p50 << ", \"p99_ms\": " << p99
+         << ", \"max_ms\": " << max << "}";
+    first = false;
+  }
+  json << "}}\n";
+  std::cout << json.str();
+  if (!json_out.empty()) std::ofstream(json_out) << json.str();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sanpool::bench
+
+int main(int argc, char** argv) { return sanpool::bench::Main(argc, argv); }
