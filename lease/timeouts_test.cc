@@ -56,6 +56,9 @@ TEST_CASE("the rig's io_timeout: the fixed 60 s dominates",
   CHECK(WatchdogFire() == seconds(60));
   CHECK(DeltaAcquireFreeMin(kRigIoTimeout) == seconds(4));
   CHECK(DeltaAcquireFreeMax(kRigIoTimeout) == seconds(10));
+  // Measured joins: 5 s at io_timeout 2, 21 s at 10.
+  CHECK(JoinFreeTypical(kRigIoTimeout) == seconds(5));
+  CHECK(JoinFreeTypical(kDefaultIoTimeout) == seconds(21));
 }
 
 }  // namespace
