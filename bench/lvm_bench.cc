@@ -3,9 +3,9 @@
 //
 //   lvm-bench [--count N] [--dir DIR] [--json-out FILE]
 //
-// Builds a throw-away SAN: one sparse 16 GiB file under DIR (default
-// /var/tmp) on a loop device, a VG with 128 MiB extents and one LV of one
-// extent. Then N lvextends of one extent each (what the SPM runs per extend
+// Builds a throw-away SAN: one sparse file of (N + 8) extents under DIR
+// (default /var/tmp) on a loop device, a VG with 128 MiB extents and one
+// LV of one extent. Then N lvextends of one extent each (what the SPM runs per extend
 // request, through Lvm with --driverloaded n and the per-call device
 // filter) and N `lvs --segments <vg>/<lv>` reports (what a dm table reload
 // reads). Reports p50/p99/max per command: JSON on stdout (and
