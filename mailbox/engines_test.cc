@@ -242,10 +242,16 @@ TEST_CASE_METHOD(MailboxFixture, "a new SPM re-serves pending requests") {
   auto done = host.RequestExtend(Request(1, 4 * kGiB));
   REQUIRE(Drive([&] { return vg.Calls() == 1; }));
 
-  std::thread stopper([&] { StopSpm(); });
-  // Stop is now waiting for the running extend; its reply is never written.
-  release.set_value();
+  WaitQuiet();  // host and SPM asleep: the fake clock holds both
+  REQUIRE(clock.SleeperCount() == 2);
+  std::thread stopper([&] { spm->Stop(); });
+  // Once the SPM's thread has left, Stop waits for the running extend.
+  while (clock.SleeperCount() > 1) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  release.set_value();  // its reply must not be written
   stopper.join();
+  spm.reset();
   Run(50);
   CHECK_FALSE(Ready(done));
   CHECK(Slot(ReadOutboxArea(1), 0)[0] == '\0');

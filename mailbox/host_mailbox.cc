@@ -149,42 +149,41 @@ void HostMailbox::RequestExtend(const ExtendRequest& request,
   if (!token) return fail_inline(UnavailableError("mailbox stopped"));
   {
     MutexLock lock(mu_);
-    if (!started_ || stopping_) {
-      // Unlock before calling out.
-    } else {
-      Key key(request.domain_uuid, request.volume_uuid);
-      auto it = by_volume_.find(key);
-      if (it != by_volume_.end()) {
-        Pending& p = *it->second;
-        ++stats_.coalesced;
-        p.callers.push_back({request.target_bytes, now, std::move(done)});
-        if (request.target_bytes > p.request.target_bytes) {
-          p.request.target_bytes = request.target_bytes;
-          const uint64_t mib = BytesToMiBCeil(request.target_bytes);
-          if (p.slot >= 0 && mib > p.sent_mib) {
-            // Already in a slot: rewrite it with the larger target. A reply
-            // to the smaller one is ignored (its size no longer matches).
-            Result<std::string> msg = EncodeExtend(
-                {p.request.domain_uuid, p.request.volume_uuid, mib});
-            assert(msg.ok());  // validated above
-            p.message = *msg;
-            p.sent_mib = mib;
-            SetSlot(p.slot, p.message);
-            waker_.Wake();
-          }
-        }
-        return;
-      }
-      auto p = std::make_shared<Pending>();
-      p->request = request;
-      p->callers.push_back({request.target_bytes, now, std::move(done)});
-      by_volume_.emplace(std::move(key), p);
-      queue_.push_back(std::move(p));
-      waker_.Wake();
-      return;
-    }
+    if (started_ && !stopping_) return Enqueue(request, now, std::move(done));
   }
   fail_inline(FailedPreconditionError("mailbox not running"));
+}
+
+void HostMailbox::Enqueue(const ExtendRequest& request, SteadyTime now,
+                          ExtendDone done) {
+  Key key(request.domain_uuid, request.volume_uuid);
+  auto it = by_volume_.find(key);
+  if (it == by_volume_.end()) {
+    auto p = std::make_shared<Pending>();
+    p->request = request;
+    p->callers.push_back({request.target_bytes, now, std::move(done)});
+    by_volume_.emplace(std::move(key), p);
+    queue_.push_back(std::move(p));
+    waker_.Wake();
+    return;
+  }
+  Pending& p = *it->second;
+  ++stats_.coalesced;
+  p.callers.push_back({request.target_bytes, now, std::move(done)});
+  if (request.target_bytes <= p.request.target_bytes) return;
+  p.request.target_bytes = request.target_bytes;
+  const uint64_t mib = BytesToMiBCeil(request.target_bytes);
+  if (p.slot >= 0 && mib > p.sent_mib) {
+    // Already in a slot: rewrite it with the larger target. A reply to the
+    // smaller one is ignored (its size no longer matches).
+    Result<std::string> msg =
+        EncodeExtend({p.request.domain_uuid, p.request.volume_uuid, mib});
+    assert(msg.ok());  // validated above
+    p.message = *msg;
+    p.sent_mib = mib;
+    SetSlot(p.slot, p.message);
+    waker_.Wake();
+  }
 }
 
 HostMailboxStats HostMailbox::stats() const {
@@ -218,7 +217,7 @@ Duration HostMailbox::Step() {
   {
     MutexLock lock(mu_);
     if (stopping_) return Duration::zero();
-    FillSlots(now);
+    FillSlots();
     for (int i = 0; i < kMessagesPerMailbox; ++i) {
       const Slot& slot = slots_[i];
       if (slot.state == SlotState::kFree) continue;
@@ -259,8 +258,7 @@ Duration HostMailbox::Step() {
   return kIdleSleep;
 }
 
-void HostMailbox::FillSlots(SteadyTime now) {
-  (void)now;
+void HostMailbox::FillSlots() {
   int next = 0;
   while (!queue_.empty()) {
     while (next < kMessagesPerMailbox &&

@@ -190,10 +190,13 @@ class HostMailbox {
   using Key = std::pair<std::string, std::string>;  // domain, volume
   using Completion = std::pair<ExtendDone, ExtendOutcome>;
 
+  // Adds a request to the queue or coalesces it with a pending one.
+  void Enqueue(const ExtendRequest& request, SteadyTime now, ExtendDone done)
+      REQUIRES(mu_);
   void Loop() EXCLUDES(mu_);
   // One iteration; returns how long to sleep.
   Duration Step() EXCLUDES(mu_);
-  void FillSlots(SteadyTime now) REQUIRES(mu_);
+  void FillSlots() REQUIRES(mu_);
   void WriteInbox(SteadyTime now) EXCLUDES(mu_);
   void ReadOutbox(SteadyTime now, std::vector<Completion>& completions)
       EXCLUDES(mu_);

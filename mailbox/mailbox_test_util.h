@@ -73,6 +73,9 @@ class MailboxFixture {
   bool Drive(const std::function<bool()>& done, int max_steps = 20000);
   // Drive for `steps` ms.
   void Run(int steps);
+  // Blocks until every engine's polling thread sleeps on `clock` with a
+  // deadline still ahead (bounded by 30 s of real time).
+  void WaitQuiet();
 
   // This host's area of the inbox / outbox as on storage.
   std::string ReadInboxArea(int host_id);
@@ -92,7 +95,6 @@ class MailboxFixture {
 
  private:
   size_t LoopThreads() const;
-  void WaitQuiet();
   std::string ReadArea(const std::string& path, int host_id);
   void WriteArea(const std::string& path, int host_id, std::string_view b);
 };
