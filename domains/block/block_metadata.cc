@@ -28,15 +28,6 @@ bool ParseDecimal(std::string_view text, uint64_t* out) {
 
 bool IsBlockType(DomainType type) { return !IsFileDomainType(type); }
 
-// "PV<n>" -> n; nullopt for any other key.
-std::optional<uint64_t> PvIndex(std::string_view key) {
-  uint64_t index = 0;
-  if (!key.starts_with("PV") || !ParseDecimal(key.substr(2), &index)) {
-    return std::nullopt;
-  }
-  return index;
-}
-
 Result<std::optional<uint32_t>> TakeBlockSize(MetadataDict* dict,
                                              std::string_view key) {
   auto it = dict->find(std::string(key));
@@ -51,91 +42,17 @@ Result<std::optional<uint32_t>> TakeBlockSize(MetadataDict* dict,
 
 }  // namespace
 
-Result<std::string> EncodePvMapping(const PvMapping& pv) {
-  for (const std::string* field : {&pv.guid, &pv.pv_uuid}) {
-    if (field->empty() || field->find(',') != std::string::npos) {
-      return InvalidParameter("PV guid and uuid must be non-empty, without ','");
-    }
-  }
-  return "pv:" + pv.guid + ",uuid:" + pv.pv_uuid +
-         ",pestart:" + std::to_string(pv.pe_start) +
-         ",pecount:" + std::to_string(pv.pe_count) +
-         ",mapoffset:" + std::to_string(pv.map_offset);
-}
-
-Result<PvMapping> DecodePvMapping(std::string_view value) {
-  std::map<std::string, std::string, std::less<>> fields;
-  size_t start = 0;
-  while (start <= value.size()) {
-    size_t comma = value.find(',', start);
-    std::string_view item = value.substr(
-        start, comma == std::string_view::npos ? std::string_view::npos
-                                               : comma - start);
-    size_t colon = item.find(':');
-    if (colon == std::string_view::npos) {
-      return Invalid("PV entry item '" + std::string(item.substr(0, 64)) +
-                     "' has no ':'");
-    }
-    if (!fields.emplace(item.substr(0, colon), item.substr(colon + 1)).second) {
-      return Invalid("PV entry repeats '" + std::string(item.substr(0, colon)) +
-                     "'");
-    }
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  static constexpr std::string_view kFields[] = {"pv", "uuid", "pestart",
-                                                 "pecount", "mapoffset"};
-  if (fields.size() != std::size(kFields)) {
-    return Invalid("PV entry must have exactly pv, uuid, pestart, pecount, "
-                   "mapoffset");
-  }
-  PvMapping pv;
-  for (std::string_view name : kFields) {
-    auto it = fields.find(name);
-    if (it == fields.end()) {
-      return Invalid("PV entry has no '" + std::string(name) + "'");
-    }
-    const std::string& v = it->second;
-    bool ok = true;
-    if (name == "pv") {
-      pv.guid = v;
-      ok = !v.empty();
-    } else if (name == "uuid") {
-      pv.pv_uuid = v;
-      ok = !v.empty();
-    } else if (name == "pestart") {
-      ok = ParseDecimal(v, &pv.pe_start);
-    } else if (name == "pecount") {
-      ok = ParseDecimal(v, &pv.pe_count);
-    } else {
-      ok = ParseDecimal(v, &pv.map_offset);
-    }
-    if (!ok) return Invalid("PV entry field '" + std::string(name) + "' is bad");
-  }
-  return pv;
-}
-
-std::vector<PvMapping> BuildPvMappings(const std::vector<PvExtents>& pvs) {
-  std::vector<PvMapping> out;
-  uint64_t offset = 0;
-  for (const PvExtents& pv : pvs) {
-    out.push_back({pv.guid, pv.pv_uuid, 0, pv.pe_count, offset});
-    offset += pv.pe_count;
-  }
-  return out;
-}
-
 Result<std::vector<std::string>> EncodeDomainMetadataTags(
     const BlockDomainMetadata& md) {
   if (!IsBlockType(md.common.type)) {
     return InvalidParameter("block domain metadata needs type FCP or ISCSI");
   }
   if (md.vg_uuid.empty()) return InvalidParameter("VGUUID is empty");
-  if (md.pvs.empty()) return InvalidParameter("a block domain needs PV0");
+  if (!md.pvs.contains(0)) return InvalidParameter("a block domain needs PV0");
   ASSIGN_OR_RETURN(MetadataDict dict, ToDict(md.common));
   dict[std::string(kVgUuidKey)] = md.vg_uuid;
-  for (size_t i = 0; i < md.pvs.size(); ++i) {
-    ASSIGN_OR_RETURN(dict["PV" + std::to_string(i)], EncodePvMapping(md.pvs[i]));
+  for (const auto& [index, pv] : md.pvs) {
+    ASSIGN_OR_RETURN(dict[PvKey(index)], EncodePvMapping(pv));
   }
   if (md.logical_block_size) {
     dict[std::string(kLogicalBlockSizeKey)] =
@@ -190,9 +107,9 @@ Result<BlockDomainMetadata> DecodeDomainMetadataTags(
     vg_uuid_value = vg_uuid->second;
     dict.erase(vg_uuid);
   }
-  std::map<uint64_t, std::string> pv_values;
+  std::map<uint32_t, std::string> pv_values;
   for (auto it = dict.begin(); it != dict.end();) {
-    std::optional<uint64_t> index = PvIndex(it->first);
+    std::optional<uint32_t> index = PvKeyIndex(it->first);
     if (!index) {
       ++it;
       continue;
@@ -215,18 +132,14 @@ Result<BlockDomainMetadata> DecodeDomainMetadataTags(
   }
   md.vg_uuid = std::move(*vg_uuid_value);
   if (md.vg_uuid.empty()) return Invalid("VGUUID is empty");
-  if (pv_values.empty()) {
+  if (!pv_values.contains(0)) {
     return Status(Code::kDataLoss, "block domain metadata: missing key PV0",
                   storage_code::kMetaDataKeyNotFound);
   }
-  uint64_t expected = 0;
+  // Numbers may have gaps (a device left the VG), see pv_mapping.h.
   for (const auto& [index, value] : pv_values) {
-    if (index != expected++) {
-      return Invalid("PV keys are not PV0..PV" +
-                     std::to_string(pv_values.size() - 1));
-    }
     ASSIGN_OR_RETURN(PvMapping pv, DecodePvMapping(value));
-    md.pvs.push_back(std::move(pv));
+    md.pvs.emplace(index, std::move(pv));
   }
   return md;
 }

@@ -9,7 +9,7 @@
 //    The keys are those of domains/sd_metadata.h minus REMOTE_PATH, plus:
 //      VGUUID=<lvm vg uuid>
 //      PV<n>=pv:<device guid>,uuid:<pv uuid>,pestart:0,pecount:<extents>,
-//            mapoffset:<sum of pecount of PV0..PV<n-1>>  (PV0 holds `metadata`)
+//            mapoffset:<extents mapped before>  (domains/block/pv_mapping.h)
 //      LOGBLKSIZE, PHYBLKSIZE: only in domains made before V5; a V5 domain
 //            created by oVirt has none, a converted one may keep them.
 //    Tags are a set: order does not matter and the reader ignores non-MDT_
@@ -40,6 +40,7 @@
 
 #include "base/status.h"
 #include "domains/block/block_tags.h"
+#include "domains/block/pv_mapping.h"
 #include "domains/formats/volume_metadata.h"
 #include "domains/sd_metadata.h"
 
@@ -51,47 +52,19 @@ inline constexpr std::string_view kPhysicalBlockSizeKey = "PHYBLKSIZE";
 // lvm2 refuses longer tags (lvm(8): "up to 1024 characters").
 inline constexpr size_t kMaxLvmTagLength = 1024;
 
-// One PV<n> value.
-struct PvMapping {
-  std::string guid;     // device name, e.g. the multipath wwid
-  std::string pv_uuid;  // LVM's PV uuid
-  uint64_t pe_start = 0;  // always 0 in oVirt
-  uint64_t pe_count = 0;
-  uint64_t map_offset = 0;
-
-  bool operator==(const PvMapping&) const = default;
-};
-
 struct BlockDomainMetadata {
   DomainMetadata common;  // common.type is kFcp or kIscsi
   std::string vg_uuid;
-  std::vector<PvMapping> pvs;  // PV0, PV1, ... in that order
+  PvMappings pvs;  // PV<n> entries, see pv_mapping.h; PV0 required
   std::optional<uint32_t> logical_block_size;   // legacy LOGBLKSIZE
   std::optional<uint32_t> physical_block_size;  // legacy PHYBLKSIZE
 
   bool operator==(const BlockDomainMetadata&) const = default;
 };
 
-// "pv:<guid>,uuid:<uuid>,pestart:<n>,pecount:<n>,mapoffset:<n>". The guid and
-// uuid must be non-empty and free of "," (oVirt cannot read those back):
-// kInvalidArgument (1000).
-Result<std::string> EncodePvMapping(const PvMapping& pv);
-// Fields in any order (oVirt reads a dict), each exactly once; the guid may
-// contain ":". kDataLoss (753) otherwise.
-Result<PvMapping> DecodePvMapping(std::string_view value);
-
-// The mapping oVirt computes for `pvs` given as (guid, pv uuid, pe count),
-// PV0 first: pestart 0, mapoffset the running sum of pe counts.
-struct PvExtents {
-  std::string guid;
-  std::string pv_uuid;
-  uint64_t pe_count = 0;
-};
-std::vector<PvMapping> BuildPvMappings(const std::vector<PvExtents>& pvs);
-
 // Typed metadata -> the MDT_ VG tags (sealed lines in sorted order).
 // kInvalidArgument when ValidateDomainMetadata fails, the type is not a block
-// type, there are no PVs, or a tag would exceed kMaxLvmTagLength (756).
+// type, there is no PV0, or a tag would exceed kMaxLvmTagLength (756).
 Result<std::vector<std::string>> EncodeDomainMetadataTags(
     const BlockDomainMetadata& md);
 
