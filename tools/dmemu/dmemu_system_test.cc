@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <thread>
 
@@ -72,6 +73,11 @@ class Daemon {
   const std::string& mount() const { return mount_; }
   const std::string& socket() const { return socket_; }
   const std::string& run_dir() const { return run_dir_; }
+  // The daemon's stdout and stderr so far.
+  std::string Log() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
 
   bool Running() {
     if (pid_ <= 0) return false;
@@ -359,6 +365,7 @@ TEST_CASE("mappings outlive the client; SIGTERM leaves nothing behind") {
   CHECK(LoopsBackedUnder(host.mount()).size() == 2);
 
   int status = host.Stop();
+  INFO(host.Log());
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(!Daemon::IsMounted(host.mount()));

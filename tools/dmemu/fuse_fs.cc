@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 
@@ -13,9 +14,11 @@
 namespace sanpool::dmemu {
 namespace {
 
-Emulator& Emu() {
-  return *static_cast<Emulator*>(fuse_get_context()->private_data);
+FuseFs::Context& Ctx() {
+  return *static_cast<FuseFs::Context*>(fuse_get_context()->private_data);
 }
+
+Emulator& Emu() { return *Ctx().emulator; }
 
 // "/name" -> "name"; "" for the root and for nested paths (which never
 // exist: the directory is flat).
@@ -77,11 +80,13 @@ int Open(const char* path, fuse_file_info* fi) {
   fi->keep_cache = 0;
   fi->fh = reinterpret_cast<uint64_t>(
       new std::shared_ptr<MappedDevice>(std::move(device)));
+  Ctx().open_files.fetch_add(1);
   return 0;
 }
 
 int Release(const char* /*path*/, fuse_file_info* fi) {
   delete &Handle(fi);
+  Ctx().open_files.fetch_sub(1);
   return 0;
 }
 
@@ -136,7 +141,8 @@ Result<std::unique_ptr<FuseFs>> FuseFs::Mount(const std::string& mount_dir,
   char* argv[] = {arg0, arg1, arg2, nullptr};
   fuse_args args = FUSE_ARGS_INIT(3, argv);
   std::unique_ptr<FuseFs> fs(new FuseFs());
-  fs->fuse_ = fuse_new(&args, &kOps, sizeof(kOps), &emulator);
+  fs->context_.emulator = &emulator;
+  fs->fuse_ = fuse_new(&args, &kOps, sizeof(kOps), &fs->context_);
   fuse_opt_free_args(&args);
   if (fs->fuse_ == nullptr) return UnavailableError("fuse_new failed");
   if (fuse_mount(fs->fuse_, mount_dir.c_str()) != 0) {
@@ -160,6 +166,16 @@ Result<std::unique_ptr<FuseFs>> FuseFs::Mount(const std::string& mount_dir,
 void FuseFs::Unmount() {
   if (!mounted_) return;
   mounted_ = false;
+  // Detached loop devices release their files asynchronously; wait (bounded)
+  // for those releases so that the unmount is not merely lazy.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (context_.open_files.load() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (int left = context_.open_files.load(); left > 0) {
+    log::Warning("dmemu", "unmounting with files still open", {{"open", left}});
+  }
   // Unmounting ends the kernel connection; the loop's threads see ENODEV
   // and fuse_loop_mt returns.
   fuse_exit(fuse_);

@@ -12,6 +12,7 @@
 #ifndef SANPOOL_TOOLS_DMEMU_FUSE_FS_H_
 #define SANPOOL_TOOLS_DMEMU_FUSE_FS_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,9 +39,16 @@ class FuseFs {
   // first (Emulator::Shutdown).
   void Unmount();
 
+  // What the FUSE callbacks reach through private_data.
+  struct Context {
+    Emulator* emulator = nullptr;
+    std::atomic<int> open_files{0};
+  };
+
  private:
   FuseFs() = default;
 
+  Context context_;
   struct fuse* fuse_ = nullptr;
   std::thread loop_thread_;
   bool mounted_ = false;

@@ -10,7 +10,9 @@
 //
 // SIGTERM / SIGINT: removes every mapping (detaching the loops), unmounts,
 // removes the socket and exits 0. Exit 1 on start-up failure, 2 on usage.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -73,17 +75,44 @@ std::string HandleLine(Emulator& emulator, std::string_view line) {
   return dm::EncodeResponse(response);
 }
 
-int Run(const Flags& flags) {
-  // Signals are taken synchronously by the main thread (sigwait); every
-  // thread started below inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+// Written by the signal handler, read by the main thread. A handler (not
+// sigwait) because threads we do not create (sanitizer runtimes, libraries)
+// may not have the stop signals blocked.
+int g_stop_pipe[2] = {-1, -1};
 
+void OnStopSignal(int signo) {
+  const char byte = static_cast<char>(signo);
+  (void)!::write(g_stop_pipe[1], &byte, 1);
+}
+
+Status InstallStopHandler() {
+  if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) return ErrnoToStatus(errno, "pipe");
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
+    if (::sigaction(signo, &action, nullptr) != 0) {
+      return ErrnoToStatus(errno, "sigaction");
+    }
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  return Status::Ok();
+}
+
+int WaitForStopSignal() {
+  char byte = 0;
+  while (::read(g_stop_pipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
+
+int Run(const Flags& flags) {
+  if (Status s = InstallStopHandler(); !s.ok()) {
+    log::Error("dmemu", "cannot install signal handlers",
+               {{"error", s.ToString()}});
+    return 1;
+  }
   for (const std::string& dir : {flags.mount, flags.run_dir}) {
     if (Status s = EnsureDir(dir); !s.ok()) {
       log::Error("dmemu", "cannot create directory", {{"error", s.ToString()}});
@@ -111,9 +140,7 @@ int Run(const Flags& flags) {
             {{"mount", flags.mount}, {"socket", flags.socket},
              {"run_dir", flags.run_dir}});
 
-  int signo = 0;
-  while (sigwait(&stop_signals, &signo) != 0) {
-  }
+  int signo = WaitForStopSignal();
   log::Info("dmemu", "stopping", {{"signal", strsignal(signo)}});
   (*server)->Stop();
   emulator.Shutdown();
