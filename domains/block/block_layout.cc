@@ -27,6 +27,13 @@ bool IsLeaseAlignment(uint64_t alignment) {
 
 }  // namespace
 
+MetadataAreaHealth CheckMetadataArea(uint64_t mda_size, uint64_t mda_free) {
+  // The free check multiplies in double, as oVirt's Python does.
+  return {mda_size >= kMinVgMetadataAreaSize,
+          static_cast<double>(mda_free) >=
+              static_cast<double>(mda_size) * kMinVgMetadataFreeFraction};
+}
+
 std::string_view LvName(SpecialLv lv) {
   for (const NamedLv& n : kNames) {
     if (n.lv == lv) return n.name;

@@ -44,6 +44,19 @@ inline constexpr std::string_view kDomainVgTag = "RHAT_storage_domain";
 inline constexpr std::string_view kUnreadyDomainVgTag =
     "RHAT_storage_domain_UNREADY";
 
+// Health of the VG metadata area (blockSD.metadataValidity), reported by
+// getStats and as pool alerts: `mda_valid` false (alert 614) when the area is
+// below half the 128 MiB oVirt creates, `mda_threshold` false (alert 613)
+// when less than 20 % of it is free.
+inline constexpr uint64_t kMinVgMetadataAreaSize = kPvMetadataSize / 2;
+inline constexpr double kMinVgMetadataFreeFraction = 0.2;
+struct MetadataAreaHealth {
+  bool mda_valid = true;
+  bool mda_threshold = true;
+};
+// `mda_size`, `mda_free`: vgs's vg_mda_size and vg_mda_free in bytes.
+MetadataAreaHealth CheckMetadataArea(uint64_t mda_size, uint64_t mda_free);
+
 // Special LVs (reference §2.2), in creation order.
 enum class SpecialLv { kMetadata, kIds, kLeases, kInbox, kOutbox, kXleases, kMaster };
 

@@ -96,5 +96,16 @@ TEST_CASE("a domain with every slot taken refuses a new volume") {
   CHECK(*FirstFreeSlot(all) == kLastVolumeSlot);
 }
 
+TEST_CASE("VG metadata area alerts follow oVirt's thresholds") {
+  MetadataAreaHealth fresh = CheckMetadataArea(128 * kMiB, 127 * kMiB);
+  CHECK(fresh.mda_valid);
+  CHECK(fresh.mda_threshold);
+  CHECK(CheckMetadataArea(64 * kMiB, 64 * kMiB).mda_valid);
+  CHECK_FALSE(CheckMetadataArea(64 * kMiB - 512, 64 * kMiB).mda_valid);
+  // 20 % of 128 MiB is 26843545.6 bytes.
+  CHECK(CheckMetadataArea(128 * kMiB, 26843546).mda_threshold);
+  CHECK_FALSE(CheckMetadataArea(128 * kMiB, 26843545).mda_threshold);
+}
+
 }  // namespace
 }  // namespace sanpool::block
