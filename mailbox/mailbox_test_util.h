@@ -74,7 +74,9 @@ class MailboxFixture {
   // Drive for `steps` ms.
   void Run(int steps);
   // Blocks until every engine's polling thread sleeps on `clock` with a
-  // deadline still ahead (bounded by 30 s of real time).
+  // deadline still ahead (bounded by 30 s of real time). A thread woken by
+  // its Waker but not yet running still looks asleep: after an action that
+  // wakes an engine, Drive until its effect shows before counting time.
   void WaitQuiet();
 
   // This host's area of the inbox / outbox as on storage.
