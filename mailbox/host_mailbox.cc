@@ -234,7 +234,7 @@ Duration HostMailbox::Step() {
     }
     dirty = inbox_dirty_;
   }
-  if (dirty) WriteInbox(now);
+  if (dirty) WriteInbox();
   std::vector<Completion> completions;
   if (busy) ReadOutbox(now, completions);
   RunCompletions(completions);
@@ -279,7 +279,7 @@ void HostMailbox::FillSlots() {
   }
 }
 
-void HostMailbox::WriteInbox(SteadyTime now) {
+void HostMailbox::WriteInbox() {
   AlignedBuffer area(kMailboxSize);
   AlignedBuffer event(kMailboxSize);
   {
@@ -295,6 +295,7 @@ void HostMailbox::WriteInbox(SteadyTime now) {
   // rescan still finds the request.
   if (s.ok()) s = inbox_->WriteEventBlock(event);
 
+  const SteadyTime now = clock_.SteadyNow();
   MutexLock lock(mu_);
   if (area_written) {
     ++stats_.inbox_writes;

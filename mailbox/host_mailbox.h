@@ -197,7 +197,7 @@ class HostMailbox {
   // One iteration; returns how long to sleep.
   Duration Step() EXCLUDES(mu_);
   void FillSlots() REQUIRES(mu_);
-  void WriteInbox(SteadyTime now) EXCLUDES(mu_);
+  void WriteInbox() EXCLUDES(mu_);
   void ReadOutbox(SteadyTime now, std::vector<Completion>& completions)
       EXCLUDES(mu_);
   void OnReply(int slot, uint64_t size_mib, SteadyTime now,

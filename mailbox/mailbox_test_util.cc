@@ -156,8 +156,16 @@ void MailboxFixture::WaitQuiet() {
 }
 
 bool MailboxFixture::Drive(const std::function<bool()>& done, int max_steps) {
-  for (int i = 0; i < max_steps; ++i) {
+  // Both bounds matter: fake time can run ahead of an engine thread that was
+  // woken but not scheduled yet (a loaded machine), so steps alone could be
+  // used up in an instant.
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < max_steps || std::chrono::steady_clock::now() < limit;
+       ++i) {
     if (done()) return true;
+    if (i >= max_steps) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     WaitQuiet();
     clock.Advance(std::chrono::milliseconds(1));
   }

@@ -69,7 +69,8 @@ class MailboxFixture {
   static ExtendRequest Request(int volume, uint64_t target_bytes);
 
   // Advances the fake clock in 1 ms steps, each once every engine thread is
-  // asleep, until `done` holds; false after `max_steps` steps.
+  // asleep, until `done` holds; false once both `max_steps` steps and 60 s
+  // of real time have passed.
   bool Drive(const std::function<bool()>& done, int max_steps = 20000);
   // Drive for `steps` ms.
   void Run(int steps);
