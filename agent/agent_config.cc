@@ -78,6 +78,12 @@ ConfigSchema AgentConfigSchema() {
       .Path("storage.run_dir", "/run/sanpool/storage",
             "Per-host run directory: Image.prepare makes "
             "<run_dir>/<sdUUID>/<imgUUID>/ with links to the volume chain")
+      .Duration("monitor.interval_s", seconds(10),
+                "Time between two health checks of a monitored storage "
+                "domain (one O_DIRECT read of its metadata); a check still "
+                "running at the next one reports the domain invalid "
+                "(read timeout)",
+                seconds(1), std::chrono::hours(1))
       .Enum("log.level", "info", {"debug", "info", "warning", "error"},
             "Lowest level logged");
   return s;
@@ -109,6 +115,7 @@ Result<AgentConfig> AgentConfigFrom(const Config& config) {
   out.max_batch = static_cast<size_t>(config.GetInt("rpc.max_batch"));
   out.storage.repository = config.GetPath("storage.repository");
   out.storage.run_dir = config.GetPath("storage.run_dir");
+  out.monitor.interval = Millis(config, "monitor.interval_s");
   if (!log::ParseLevel(config.GetEnum("log.level"), &out.log_level)) {
     return InvalidArgumentError("log.level: unknown level");
   }

@@ -1,5 +1,5 @@
 // The agent's configuration: the schema of /etc/sanpool/agent.conf (sections
-// [rpc], [storage] and [log]) on top of base/config.h, and its translation into the
+// [rpc], [storage], [monitor] and [log]) on top of base/config.h, and its translation into the
 // options of the components main.cc builds.
 //
 //   Config config(AgentConfigSchema());
@@ -13,6 +13,7 @@
 #ifndef SANPOOL_AGENT_AGENT_CONFIG_H_
 #define SANPOOL_AGENT_AGENT_CONFIG_H_
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -34,6 +35,11 @@ struct StorageOptions {
   std::string run_dir;     // prepared images
 };
 
+// Domain monitoring (section [monitor]).
+struct MonitorConfig {
+  std::chrono::milliseconds interval{10000};  // between checks, >= 1 s
+};
+
 struct AgentConfig {
   ServerOptions server;
   int worker_threads = 4;
@@ -41,6 +47,7 @@ struct AgentConfig {
   size_t max_batch = 100;
   log::Level log_level = log::Level::kInfo;
   StorageOptions storage;
+  MonitorConfig monitor;
 };
 
 // Reads the values and checks rules that span keys. Errors (kInvalidArgument,

@@ -25,15 +25,18 @@
 #include "agent/host_methods.h"
 #include "agent/method_registry.h"
 #include "agent/metrics.h"
+#include "agent/monitor_methods.h"
 #include "agent/notifications.h"
 #include "agent/rpc_dispatcher.h"
 #include "agent/server.h"
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/crash_point.h"
 #include "base/env.h"
 #include "base/gate.h"
 #include "base/log.h"
 #include "base/worker_pool.h"
+#include "domains/monitor/domain_monitor.h"
 
 namespace sanpool::agent {
 namespace {
@@ -130,6 +133,9 @@ struct Components {
   MethodRegistry registry;
   std::unique_ptr<Metrics> metrics;
   Server* server = nullptr;
+  monitor::DomainMonitor* monitor = nullptr;
+  Env* env = nullptr;
+  std::string repository;
 };
 
 Status RegisterMethods(Components& c) {
@@ -137,7 +143,14 @@ Status RegisterMethods(Components& c) {
   deps.requests_total = [&c] { return c.metrics ? c.metrics->TotalRequests() : 0; };
   deps.in_flight = [&c] { return c.metrics ? c.metrics->InFlight() : int64_t{0}; };
   deps.server_stats = [&c] { return c.server ? c.server->Stats() : ServerStats{}; };
-  return RegisterHostMethods(c.registry, std::move(deps));
+  RETURN_IF_ERROR(RegisterHostMethods(c.registry, std::move(deps)));
+  return RegisterMonitorMethods(
+      c.registry,
+      {.monitor = [&c] { return c.monitor; },
+       .resolve_metadata_path = [&c](std::string_view sd) -> Result<std::string> {
+         if (c.env == nullptr) return UnavailableError("agent is starting");
+         return FindFileDomainMetadata(*c.env, c.repository, sd);
+       }});
 }
 
 int Run(int argc, char** argv) {
@@ -179,6 +192,14 @@ int Run(int argc, char** argv) {
     return 2;
   }
   log::SetLevel(config->log_level);
+  if (std::string_view point = ArmedCrashPoint(); !point.empty()) {
+    if (!IsKnownCrashPoint(point)) {
+      std::cerr << "sanpool-agent: unknown " << crash_point::kEnvVar << " '" << point
+                << "'\n";
+      return 2;
+    }
+    log::Warning("agent", "crash point armed", {{"point", point}});
+  }
   ::signal(SIGPIPE, SIG_IGN);
 
   // Signals are waited for on this thread, never on a network thread,
@@ -190,6 +211,12 @@ int Run(int argc, char** argv) {
   Gate gate;
   c.metrics = std::make_unique<Metrics>(c.registry.MethodNames());
   NotificationHub hub(clock);
+  monitor::DomainMonitor domain_monitor(*env, clock, {.interval = config->monitor.interval},
+                                        DomainStateNotifier(hub));
+  InstallDomainMetrics(*c.metrics, domain_monitor);
+  c.env = env.get();
+  c.repository = config->storage.repository;
+  c.monitor = &domain_monitor;
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,
                                     .max_queued = config->worker_queue});
@@ -227,6 +254,7 @@ int Run(int argc, char** argv) {
   server.Shutdown();
   c.server = nullptr;
   pool.Shutdown();
+  c.monitor = nullptr;
   log::Info("agent", "exit");
   return 0;
 }

@@ -236,7 +236,12 @@ std::string Metrics::RenderPrometheus() const {
   out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n";
   out += "# TYPE process_resident_memory_bytes gauge\n";
   out += "process_resident_memory_bytes " + std::to_string(rss_reader_()) + "\n";
+  for (const Collector& collector : collectors_) out += collector();
   return out;
+}
+
+void Metrics::AddCollector(Collector collector) {
+  collectors_.push_back(std::move(collector));
 }
 
 }  // namespace sanpool::agent

@@ -17,6 +17,8 @@
 //   sanpool_connections_open{transport}              gauge
 //   sanpool_connections_total{transport}             counter
 //   process_resident_memory_bytes                    gauge (/proc/self/statm)
+// followed by the text of every collector added with AddCollector (other
+// components' series, e.g. sanpool_domain_* from agent/monitor_methods.h).
 //
 // Who records what: RpcDispatcher records every request and keeps
 // AddInFlight() balanced per Handle() call; transports call
@@ -75,6 +77,15 @@ class Metrics {
   // Requests recorded for `method` (or "unknown") with `error_code`.
   uint64_t RequestCount(std::string_view method, int error_code) const;
 
+  // Returns complete Prometheus text (HELP/TYPE and samples) for series
+  // another component owns. Runs on the rendering (network) thread: it must
+  // not block.
+  using Collector = std::function<std::string()>;
+  // Appends `collector`'s text to every rendering, in the order added.
+  // REQUIRES: called at startup, before the Metrics is used from other
+  // threads (collectors_ is not locked).
+  void AddCollector(Collector collector);
+
   // Prometheus text exposition format (version 0.0.4), deterministic order.
   std::string RenderPrometheus() const;
 
@@ -93,6 +104,7 @@ class Metrics {
   std::unordered_map<std::string_view, MethodEntry*> index_;
   MethodEntry* unknown_ = nullptr;
   RssReader rss_reader_;
+  std::vector<Collector> collectors_;
 
   std::atomic<uint64_t> total_requests_{0};
   std::atomic<int64_t> in_flight_{0};
