@@ -11,7 +11,8 @@
 // reads one-line replies. Killing a child is "the agent process died".
 //
 // Bounded: every reply is awaited at most kReplyTimeout, joining at most
-// JoinTimeout(io_timeout). Cleanup (children and daemons SIGKILLed and
+// JoinTimeout(io_timeout), a killed host's death HostDead + 40 s. The whole
+// run takes about 1.5 min (the killed-host case waits ~HostDead(2 s) = 76 s). Cleanup (children and daemons SIGKILLed and
 // reaped, files removed) runs in destructors, also when an assertion fails;
 // if the whole process is killed, PR_SET_PDEATHSIG takes the children and
 // daemons with it.
@@ -96,6 +97,12 @@ std::string Execute(Sanlock& sanlock, Layout layout, const std::string& line) {
   if (cmd == "acquire") {
     AcquireOptions options;
     if (arg != 0) options.expected_lver = arg;
+    Result<uint64_t> r = sanlock.Acquire(layout.sdm, options);
+    return r.ok() ? "ok " + std::to_string(*r) : Reply(r.status());
+  }
+  if (cmd == "acquire_nowait") {
+    AcquireOptions options;
+    options.owner_wait = OwnerWait::kNoWait;
     Result<uint64_t> r = sanlock.Acquire(layout.sdm, options);
     return r.ok() ? "ok " + std::to_string(*r) : Reply(r.status());
   }
@@ -262,6 +269,7 @@ class TwoHostCluster {
   }
 
   HostAgent& agent(int host) { return *agents_.at(host - 1); }
+  SanlockDaemon& daemon(int host) { return *daemons_.at(host - 1); }
   std::string Call(int host, const std::string& cmd) {
     std::string reply = agent(host).Call(cmd);
     std::printf("host%d %-12s -> %s\n", host, cmd.c_str(), reply.c_str());
@@ -370,6 +378,50 @@ TEST_CASE("two hosts contend for the SDM lease through real daemons",
   }
   CHECK(StartsWith(cluster.Call(1, "acquire"),
                    "err -28 FAILED_PRECONDITION 651 "));
+}
+
+TEST_CASE("a killed host's lease is taken once the host is dead",
+          "[lease][system]") {
+  TwoHostCluster cluster;
+  REQUIRE(cluster.Call(1, "write") == "ok");
+  REQUIRE(cluster.Call(1, "add 1") == "ok");
+  REQUIRE(cluster.Call(2, "add 2") == "ok");
+  cluster.WaitJoined();
+  REQUIRE(cluster.Call(1, "acquire") == "ok 1");
+
+  // Host 1 dies: its daemon is killed (its agent keeps running, cut off).
+  cluster.daemon(1).Kill();
+  const auto killed = SteadyClock::now();
+  auto since = [&] {
+    return std::chrono::duration<double>(SteadyClock::now() - killed).count();
+  };
+
+  // Host 2 watches host 1 go from live to fail to dead.
+  double fail_at = -1;
+  double dead_at = -1;
+  while (dead_at < 0) {
+    REQUIRE(SteadyClock::now() - killed < HostDead(kIo) + seconds(40));
+    std::string r = cluster.agent(2).Call("liveness 1");
+    INFO(r);
+    REQUIRE(StartsWith(r, "ok "));
+    if (r == "ok fail" && fail_at < 0) {
+      fail_at = since();
+      // A failing owner: kNoWait refuses at once instead of waiting.
+      CHECK(StartsWith(cluster.Call(2, "acquire_nowait"), "err -247 "));
+    }
+    if (r == "ok dead") dead_at = since();
+    std::this_thread::sleep_for(milliseconds(500));
+  }
+  CHECK(fail_at >= 0);
+  REQUIRE(cluster.Call(2, "acquire") == "ok 2");
+  std::printf(
+      "host 1 killed: FAIL after %.1f s, DEAD after %.1f s, SDM taken after "
+      "%.1f s (IdRenewalFail %lld s, HostDead %lld s after the last "
+      "renewal)\n",
+      fail_at, dead_at, since(),
+      static_cast<long long>(IdRenewalFail(kIo).count()),
+      static_cast<long long>(HostDead(kIo).count()));
+  CHECK(cluster.Call(2, "inspect") == "ok 2 2");
 }
 
 }  // namespace

@@ -109,9 +109,13 @@ Result<HostLiveness> HostIdLiveness(Sanlock& sanlock,
                                     std::string_view lockspace,
                                     uint64_t host_id) {
   if (host_id == 0) return InvalidArgumentError("host id 0");
-  ASSIGN_OR_RETURN(std::vector<HostStatus> hosts,
-                   sanlock.GetHosts(lockspace, host_id));
-  for (const HostStatus& h : hosts) {
+  Result<std::vector<HostStatus>> hosts = sanlock.GetHosts(lockspace, host_id);
+  if (!hosts.ok()) {
+    // Joined too recently to judge.
+    if (SanlockErrorOf(hosts.status()) == -EAGAIN) return HostLiveness::kUnknown;
+    return hosts.status();
+  }
+  for (const HostStatus& h : *hosts) {
     if (h.host_id == host_id) return h.liveness;
   }
   return HostLiveness::kFree;

@@ -247,7 +247,8 @@ class Sanlock {
 // Shorthands over the interface.
 
 // Liveness of one host id (GetHosts(lockspace, host_id)); kFree when the
-// daemon reports nothing for it.
+// daemon reports nothing for it, kUnknown when it is too soon after joining
+// to judge (-EAGAIN).
 Result<HostLiveness> HostIdLiveness(Sanlock& sanlock,
                                     std::string_view lockspace,
                                     uint64_t host_id);

@@ -1,6 +1,7 @@
 // The only file in sanpool that includes the sanlock headers.
 #include "lease/sanlock_lib.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -126,6 +127,20 @@ HostLiveness LivenessOf(uint32_t flags) {
   }
 }
 
+// libsanlock reports a missing daemon socket as -ENOENT, which the daemon
+// itself uses for "no such lockspace / lease". When the socket is not there,
+// the daemon is not running: say so (-ECONNREFUSED, kUnavailable) instead of
+// "not joined".
+int NoDaemonAsConnRefused(int rv) {
+  if (rv != -ENOENT) return rv;
+  const char* dir = std::getenv("SANLOCK_RUN_DIR");
+  const std::string socket =
+      std::string(dir != nullptr && *dir != '\0' ? dir : "/run/sanlock") +
+      "/sanlock.sock";
+  struct stat st{};
+  return ::stat(socket.c_str(), &st) == 0 ? rv : -ECONNREFUSED;
+}
+
 bool IsDisconnect(int rv) {
   return rv == -EPIPE || rv == -ECONNRESET || rv == -ENOTCONN;
 }
@@ -144,7 +159,7 @@ Status SanlockLib::Register() {
 
 Status SanlockLib::EnsureRegisteredLocked() {
   if (fd_ >= 0) return Status::Ok();
-  int fd = sanlock_register();
+  int fd = NoDaemonAsConnRefused(sanlock_register());
   if (fd < 0) return SanlockError(SanlockOp::kRegister, fd, "");
   fd_ = fd;
   log::Info(kLog, "registered with the sanlock daemon", {{"fd", fd}});
@@ -165,7 +180,8 @@ Status SanlockLib::WriteLockspace(const LockspaceSpec& spec,
   RETURN_IF_ERROR(ValidateLockspace(spec));
   sanlk_lockspace ls = MakeLockspace(spec, GeometryFlagsMode::kSet);
   ls.host_id = 0;
-  int rv = sanlock_write_lockspace(&ls, 0, 0, io_timeout_s);
+  int rv =
+      NoDaemonAsConnRefused(sanlock_write_lockspace(&ls, 0, 0, io_timeout_s));
   if (rv < 0) return SanlockError(SanlockOp::kWriteLockspace, rv, spec.name);
   return Status::Ok();
 }
@@ -173,7 +189,8 @@ Status SanlockLib::WriteLockspace(const LockspaceSpec& spec,
 Status SanlockLib::WriteResource(const ResourceSpec& spec) {
   RETURN_IF_ERROR(ValidateResource(spec));
   ResourceArg res(spec);
-  int rv = sanlock_write_resource(res.get(), 0, 0, 0);
+  int rv =
+      NoDaemonAsConnRefused(sanlock_write_resource(res.get(), 0, 0, 0));
   if (rv < 0) return SanlockError(SanlockOp::kWriteResource, rv, spec.name);
   return Status::Ok();
 }
@@ -183,7 +200,8 @@ Status SanlockLib::AddLockspace(const LockspaceSpec& spec,
   RETURN_IF_ERROR(ValidateLockspace(spec));
   if (spec.host_id == 0) return InvalidArgumentError("host id 0");
   sanlk_lockspace ls = MakeLockspace(spec, GeometryFlagsMode::kOmit);
-  int rv = sanlock_add_lockspace_timeout(&ls, SANLK_ADD_ASYNC, io_timeout_s);
+  int rv = NoDaemonAsConnRefused(
+      sanlock_add_lockspace_timeout(&ls, SANLK_ADD_ASYNC, io_timeout_s));
   if (rv == 0 || rv == -EEXIST || rv == -EINPROGRESS) return Status::Ok();
   return SanlockError(SanlockOp::kAddLockspace, rv, spec.name);
 }
@@ -192,7 +210,7 @@ Result<LockspaceState> SanlockLib::InquireLockspace(
     const LockspaceSpec& spec) {
   RETURN_IF_ERROR(ValidateLockspace(spec));
   sanlk_lockspace ls = MakeLockspace(spec, GeometryFlagsMode::kOmit);
-  int rv = sanlock_inq_lockspace(&ls, 0);
+  int rv = NoDaemonAsConnRefused(sanlock_inq_lockspace(&ls, 0));
   if (rv == 0) return LockspaceState::kJoined;
   if (rv == -EINPROGRESS) return LockspaceState::kJoining;
   if (rv == -ENOENT) return LockspaceState::kNotJoined;
@@ -205,7 +223,7 @@ Status SanlockLib::RemoveLockspace(const LockspaceSpec& spec,
   sanlk_lockspace ls = MakeLockspace(spec, GeometryFlagsMode::kOmit);
   uint32_t flags = SANLK_REM_ASYNC;
   if (mode == RemoveMode::kUnusedOnly) flags |= SANLK_REM_UNUSED;
-  int rv = sanlock_rem_lockspace(&ls, flags);
+  int rv = NoDaemonAsConnRefused(sanlock_rem_lockspace(&ls, flags));
   if (rv == 0 || rv == -ENOENT || rv == -EINPROGRESS) return Status::Ok();
   return SanlockError(SanlockOp::kRemoveLockspace, rv, spec.name);
 }
@@ -314,7 +332,8 @@ Result<ResourceOwners> SanlockLib::ReadResourceOwners(
   ResourceArg res(spec);
   sanlk_host* hosts = nullptr;
   int count = 0;
-  int rv = sanlock_read_resource_owners(res.get(), 0, &hosts, &count);
+  int rv = NoDaemonAsConnRefused(
+      sanlock_read_resource_owners(res.get(), 0, &hosts, &count));
   if (rv < 0) {
     std::free(hosts);
     return SanlockError(SanlockOp::kReadResourceOwners, rv, spec.name);
@@ -337,7 +356,8 @@ Result<std::vector<HostStatus>> SanlockLib::GetHosts(
   std::memcpy(name, lockspace.data(), lockspace.size());
   sanlk_host* hosts = nullptr;
   int count = 0;
-  int rv = sanlock_get_hosts(name, host_id, &hosts, &count, 0);
+  int rv = NoDaemonAsConnRefused(
+      sanlock_get_hosts(name, host_id, &hosts, &count, 0));
   if (rv < 0) {
     std::free(hosts);
     return SanlockError(SanlockOp::kGetHosts, rv, lockspace);

@@ -13,6 +13,10 @@
 // destruction. Destroying the object closes it, and the daemon then releases
 // every lease this process holds.
 //
+// No daemon: when the daemon's socket (<SANLOCK_RUN_DIR>/sanlock.sock) does
+// not exist, every call fails with kUnavailable and sanlock_error
+// -ECONNREFUSED (libsanlock's own -ENOENT would read as "not joined").
+//
 // Lost connection: if the daemon closes the connection (it restarted; -EPIPE
 // or -ECONNRESET), a SanlockLib that holds no lease re-registers and retries
 // once (oVirt's clusterlock does the same); one that holds leases returns

@@ -6,6 +6,7 @@
 
 #include "base/fake_clock.h"
 #include "lease/fake_sanlock.h"
+#include "lease/sanlock_errors.h"
 
 namespace sanpool::lease {
 namespace {
@@ -82,6 +83,10 @@ TEST_CASE("HostIdLiveness of an unknown id is free", "[lease][sanlock]") {
   CHECK(HostIdLiveness(host, "sd", 1).value() == HostLiveness::kLive);
   CHECK(HostIdLiveness(host, "sd", 0).status().code() ==
         Code::kInvalidArgument);
+  host.InjectError(SanlockOp::kGetHosts, -EAGAIN);
+  CHECK(HostIdLiveness(host, "sd", 1).value() == HostLiveness::kUnknown);
+  host.InjectError(SanlockOp::kGetHosts, sanlock_rv::kAioTimeout);
+  CHECK(HostIdLiveness(host, "sd", 1).status().code() == Code::kUnavailable);
 }
 
 }  // namespace
