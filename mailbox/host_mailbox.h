@@ -37,9 +37,11 @@
 // (failure, e.g. VG full); the reload's error; kFailedPrecondition if the
 // reloaded size is below the target the SPM confirmed; kInvalidArgument for
 // a bad request (inline); kCancelled when Stop() comes first; kUnavailable
-// after Stop() (inline). It runs on the mailbox's own threads (the reload
-// workers or the polling thread), or inline in RequestExtend for immediate
-// errors: keep it short, never call Stop() from it.
+// after Stop() and kFailedPrecondition before Start() (both inline). The
+// SPM's failure reply also fails callers that joined after the message was
+// sent with a larger target. `done` runs on the mailbox's own threads (the
+// reload workers or the polling thread), or inline in RequestExtend for
+// immediate errors: keep it short, never call Stop() from it.
 //
 // Faults: an unreadable outbox (EIO) or a failed inbox write is logged (once
 // per streak) and retried after `error_backoff`; a garbage outbox slot is
