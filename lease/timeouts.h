@@ -44,12 +44,14 @@
 //   T16   IdRenewalFail: A's sanlock kills A's lease holders
 //   T76   HostDead (16 + 60): B may acquire A's leases
 // Measured (lease/lease_system_test.cc, "a killed host's lease..."): after
-// `kill -9` of A's sanlock daemon, B's daemon reported A as FAIL after 21 s
-// and DEAD after 80.8 s, and B acquired SDM at 81.3 s: HostDead counted from
-// A's last renewal (up to IdRenewal before the kill) plus B's own renewal
-// cadence, at which it re-reads A's delta lease (RIG.md: ~79 s). Between
-// FAIL and DEAD, Acquire with OwnerWait::kNoWait fails with -247. When only the *process* holding the lease dies (its
-// daemon alive), the daemon releases the lease within moments (0.14 s in
+// `kill -9` of A's sanlock daemon, B's daemon reported A as FAIL after
+// 17.6-21 s, and B's blocking Acquire returned SDM after 78.3-81.3 s, when A
+// became DEAD: HostDead counted from A's last renewal (up to IdRenewal before
+// the kill) plus B's own renewal cadence, at which it re-reads A's delta
+// lease (RIG.md: ~79 s). Between FAIL and DEAD, Acquire with
+// OwnerWait::kNoWait fails with -247.
+// When only the *process* holding the lease dies (its daemon alive), the
+// daemon releases the lease within moments (0.14 s in
 // lease/lease_system_test.cc).
 // Joining a lockspace on a free host id takes DeltaShortDelay plus the
 // daemon's 1 s completion poll (JoinFreeTypical): measured 5.0 s at N = 2
