@@ -29,14 +29,23 @@
 #include "agent/notifications.h"
 #include "agent/rpc_dispatcher.h"
 #include "agent/server.h"
+#include "agent/storage_methods.h"
+#include "agent/task_methods.h"
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/crash_point.h"
 #include "base/env.h"
 #include "base/gate.h"
 #include "base/log.h"
+#include "base/process.h"
+#include "base/resource_locks.h"
 #include "base/worker_pool.h"
+#include "domains/domain_registry.h"
+#include "domains/file/image_copy.h"
 #include "domains/monitor/domain_monitor.h"
+#include "domains/qemu_img.h"
+#include "spm/role.h"
+#include "spm/task_manager.h"
 
 namespace sanpool::agent {
 namespace {
@@ -133,12 +142,15 @@ struct Components {
   MethodRegistry registry;
   std::unique_ptr<Metrics> metrics;
   Server* server = nullptr;
+  StorageServices storage;  // filled in once the config is loaded
   monitor::DomainMonitor* monitor = nullptr;
   Env* env = nullptr;
   std::string repository;
 };
 
 Status RegisterMethods(Components& c) {
+  RETURN_IF_ERROR(RegisterStorageMethods(c.registry, &c.storage));
+  RETURN_IF_ERROR(RegisterTaskMethods(c.registry, &c.storage));
   HostMethodsDeps deps;
   deps.requests_total = [&c] { return c.metrics ? c.metrics->TotalRequests() : 0; };
   deps.in_flight = [&c] { return c.metrics ? c.metrics->InFlight() : int64_t{0}; };
@@ -217,6 +229,23 @@ int Run(int argc, char** argv) {
   c.env = env.get();
   c.repository = config->storage.repository;
   c.monitor = &domain_monitor;
+  // Storage: file domains under storage.repository, SPM tasks on their own
+  // pool. This host is the only writer (StandaloneRole) until pools land.
+  PosixProcessRunner process_runner;
+  QemuImg qemu_img(process_runner);
+  ResourceManager lock_manager(clock);
+  spm::StandaloneRole spm_role;
+  DomainRegistry domains(
+      DomainRegistryDeps{.env = env.get(), .clock = &clock, .qemu_img = &qemu_img,
+                         .lock_manager = &lock_manager,
+                         .is_spm = [&spm_role] { return spm_role.IsSpm(); }},
+      DomainRegistryOptions{.repository = config->storage.repository,
+                            .run_dir = config->storage.run_dir});
+  // oVirt's irs:thread_pool_size.
+  spm::TaskManager tasks(clock, {.threads = 10, .thread_name = "spm-task"},
+                         TaskStatePublisher(hub));
+  file_domain::ImageCopier copier(process_runner, lock_manager);
+  c.storage = {.domains = &domains, .role = &spm_role, .tasks = &tasks, .copier = &copier};
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,
                                     .max_queued = config->worker_queue});
@@ -254,6 +283,8 @@ int Run(int argc, char** argv) {
   server.Shutdown();
   c.server = nullptr;
   pool.Shutdown();
+  tasks.Shutdown();
+  c.storage = {};
   c.monitor = nullptr;
   log::Info("agent", "exit");
   return 0;
