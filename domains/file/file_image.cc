@@ -1,7 +1,5 @@
 #include "domains/file/file_image.h"
 
-#include <set>
-
 #include "base/crash_point.h"
 #include "base/uuid.h"
 #include "domains/file/fs_util.h"
@@ -50,35 +48,18 @@ Result<PreparedImage> FileImages::Prepare(std::string_view img,
   ASSIGN_OR_RETURN(auto held,
                    locks_.Lock({{std::string(img), LockMode::kShared}}));
   PreparedImage prepared;
-  std::set<std::string> seen;
-  std::string current(vol);
-  while (current != formats::kBlankUuid) {
-    if (!seen.insert(current).second) {
-      return Status(Code::kDataLoss,
-                    "image " + std::string(img) + " has a parent cycle",
-                    storage_code::kImageIsNotLegalChain);
-    }
-    ASSIGN_OR_RETURN(VolumePaths paths, layout.Volume(img, current));
-    Result<formats::VolumeMetadata> md = ReadVolumeMeta(env, paths.meta);
-    if (!md.ok()) {
-      if (md.status().code() == Code::kNotFound && current != vol) {
-        return Status(Code::kDataLoss,
-                      "image " + std::string(img) + ": parent " + current +
-                          " is missing",
-                      storage_code::kImageIsNotLegalChain);
-      }
-      return md.status();
-    }
-    if (md->legality != formats::Legality::kLegal &&
-        illegal == IllegalVolumes::kRefuse) {
-      return Status(Code::kFailedPrecondition,
-                    "cannot prepare illegal volume " + current,
-                    storage_code::kPrepareIllegalVolume);
-    }
+  auto lookup = [&](const std::string& v) -> Result<formats::VolumeMetadata> {
+    ASSIGN_OR_RETURN(VolumePaths paths, layout.Volume(img, v));
+    return ReadVolumeMeta(env, paths.meta);
+  };
+  ASSIGN_OR_RETURN(std::vector<ChainVolume> chain,
+                   WalkChain(img, vol, lookup, illegal));
+  for (const ChainVolume& link : chain) {
+    ASSIGN_OR_RETURN(VolumePaths paths, layout.Volume(img, link.vol_uuid));
     RETURN_IF_ERROR(env.Stat(paths.data).status());
-    prepared.chain.push_back({current, JoinPath(run_img_dir, current),
-                              paths.data, paths.lease});
-    current = md->parent;
+    prepared.chain.push_back({link.vol_uuid,
+                              JoinPath(run_img_dir, link.vol_uuid), paths.data,
+                              paths.lease});
   }
   RETURN_IF_ERROR(env.CreateDirs(run_img_dir, 0755));
   for (const PreparedVolume& v : prepared.chain) {

@@ -23,11 +23,12 @@
 #include "base/status.h"
 #include "domains/file/file_domain.h"
 #include "domains/file/image_locks.h"
+#include "domains/volume_chain.h"
 
 namespace sanpool::file_domain {
 
-// Whether Prepare accepts ILLEGAL volumes (oVirt's allowIllegal).
-enum class IllegalVolumes { kRefuse, kAllow };
+// Whether Prepare accepts ILLEGAL volumes (shared with block domains).
+using ::sanpool::IllegalVolumes;
 
 struct PreparedVolume {
   std::string vol_uuid;

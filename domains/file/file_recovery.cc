@@ -7,6 +7,7 @@
 #include "base/uuid.h"
 #include "domains/file/file_domain.h"
 #include "domains/file/fs_util.h"
+#include "domains/volume_chain.h"
 
 namespace sanpool::file_domain {
 namespace {
@@ -110,12 +111,9 @@ Result<RecoveryReport> FileDomain::RecoverDomain() {
     }
     // Roles: INTERNAL iff a volume of this image has it as parent (templates
     // keep SHARED).
-    std::set<std::string> parents;
-    for (const auto& [vol, md] : live) parents.insert(md.parent);
+    const std::map<std::string, VolumeRole> roles = ExpectedRoles(live);
     for (auto& [vol, md] : live) {
-      if (md.role == VolumeRole::kShared) continue;
-      VolumeRole want =
-          parents.contains(vol) ? VolumeRole::kInternal : VolumeRole::kLeaf;
+      VolumeRole want = roles.at(vol);
       if (md.role == want) continue;
       md.role = want;
       ASSIGN_OR_RETURN(VolumePaths p, layout_.Volume(name, vol));

@@ -8,6 +8,7 @@
 #include "base/uuid.h"
 #include "domains/file/fs_util.h"
 #include "domains/storage_errors.h"
+#include "domains/volume_chain.h"
 #include "domains/volume_rules.h"
 
 namespace sanpool::file_domain {
@@ -18,10 +19,6 @@ using formats::Legality;
 using formats::VolumeFormat;
 using formats::VolumeMetadata;
 using formats::VolumeRole;
-
-bool IsBlank(std::string_view uuid) {
-  return uuid.empty() || uuid == formats::kBlankUuid;
-}
 
 Status AlreadyExists(std::string_view vol) {
   return Status(Code::kAlreadyExists,
@@ -58,7 +55,7 @@ Result<ResourceManager::LockSet> FileVolumes::LockImage(std::string_view img,
 Status FileVolumes::Create(const CreateVolumeParams& params) {
   std::vector<std::pair<std::string, LockMode>> images = {
       {params.img_uuid, LockMode::kExclusive}};
-  if (!IsBlank(params.src_img_uuid) && params.src_img_uuid != params.img_uuid) {
+  if (!IsBlankUuid(params.src_img_uuid) && params.src_img_uuid != params.img_uuid) {
     images.emplace_back(params.src_img_uuid, LockMode::kShared);
   }
   ASSIGN_OR_RETURN(auto held, locks_.Lock(std::move(images)));
@@ -132,7 +129,7 @@ Result<std::vector<std::string>> FileVolumes::Children(std::string_view img,
 Result<FileVolumes::Parent> FileVolumes::CheckParent(
     const CreateVolumeParams& params) {
   Parent parent;
-  parent.img = IsBlank(params.src_img_uuid) ? params.img_uuid
+  parent.img = IsBlankUuid(params.src_img_uuid) ? params.img_uuid
                                             : params.src_img_uuid;
   parent.vol = params.src_vol_uuid;
   ASSIGN_OR_RETURN(parent.paths,
@@ -149,35 +146,18 @@ Result<FileVolumes::Parent> FileVolumes::CheckParent(
     return md.status();
   }
   parent.md = std::move(*md);
-  if (parent.md.legality != Legality::kLegal) {
-    return Status(Code::kFailedPrecondition,
-                  "cannot create a snapshot of illegal volume " + parent.vol,
-                  storage_code::kCreateIllegalVolumeSnapshot);
-  }
-  parent.template_in_other_image = parent.img != params.img_uuid;
-  if (parent.template_in_other_image) {
-    if (parent.md.role != VolumeRole::kShared) {
-      return Status(Code::kFailedPrecondition,
-                    "parent " + parent.vol + " is in another image (" +
-                        parent.img + ") and is not a template",
-                    storage_code::kVolumeNonShareable);
-    }
-    // A template starts a new image: the target must hold no volume yet.
-    Result<std::vector<std::string>> existing =
-        domain_.GetVolumes(params.img_uuid);
-    if (existing.ok() && !existing->empty()) {
-      return Status(Code::kFailedPrecondition,
-                    "image " + params.img_uuid +
-                        " already has volumes; a template child starts a "
-                        "new image",
-                    storage_code::kVolumeAlreadyExists);
-    }
-  } else if (parent.md.role != VolumeRole::kLeaf) {
-    return Status(Code::kFailedPrecondition,
-                  "parent " + parent.vol + " is not a leaf (" +
-                      std::string(formats::ToString(parent.md.role)) + ")",
-                  storage_code::kVolumeImageHasChildren);
-  }
+  ASSIGN_OR_RETURN(
+      parent.template_in_other_image,
+      CheckSnapshotParent(
+          {.md = &parent.md,
+           .parent_img = parent.img,
+           .parent_vol = parent.vol,
+           .target_img = params.img_uuid,
+           .target_has_volumes = [&]() -> Result<bool> {
+             ASSIGN_OR_RETURN(std::vector<std::string> existing,
+                              domain_.GetVolumes(params.img_uuid));
+             return !existing.empty();
+           }}));
   return parent;
 }
 
@@ -187,8 +167,8 @@ Status FileVolumes::CreateUnlocked(const CreateVolumeParams& params) {
   ASSIGN_OR_RETURN(VolumePaths paths,
                    layout.Volume(params.img_uuid, params.vol_uuid));
   ASSIGN_OR_RETURN(std::string image_dir, layout.ImageDir(params.img_uuid));
-  const bool has_parent = !IsBlank(params.src_vol_uuid);
-  if (!IsBlank(params.src_img_uuid)) {
+  const bool has_parent = !IsBlankUuid(params.src_vol_uuid);
+  if (!IsBlankUuid(params.src_img_uuid)) {
     RETURN_IF_ERROR(ValidateUuid(params.src_img_uuid, "srcImgUUID"));
   }
   if (has_parent) RETURN_IF_ERROR(ValidateUuid(params.src_vol_uuid, "srcVolUUID"));
@@ -462,23 +442,17 @@ Status FileVolumes::DeleteUnlocked(std::string_view img, std::string_view vol) {
   Env& env = domain_.env();
   ASSIGN_OR_RETURN(VolumePaths paths, domain_.layout().Volume(img, vol));
   ASSIGN_OR_RETURN(VolumeMetadata md, ReadVolumeMeta(env, paths.meta));
+  bool shared_elsewhere = false;
   if (md.role == VolumeRole::kShared) {
     Result<FileStat> st = env.Stat(paths.data);
-    if (md.image != img || (st.ok() && st->nlink > 1)) {
-      return Status(Code::kFailedPrecondition,
-                    "template volume " + std::string(vol) +
-                        " is shared with other images",
-                    storage_code::kCannotDeleteSharedVolume);
-    }
+    shared_elsewhere = md.image != img || (st.ok() && st->nlink > 1);
   }
   ASSIGN_OR_RETURN(std::vector<std::string> children,
                    ChildrenUnlocked(img, vol));
-  if (!children.empty()) {
-    return Status(Code::kFailedPrecondition,
-                  "volume " + std::string(vol) + " has children",
-                  storage_code::kVolumeImageHasChildren)
-        .WithDetail("children", children.front());
-  }
+  RETURN_IF_ERROR(CheckVolumeDeletable({.vol = vol,
+                                        .md = &md,
+                                        .shared_elsewhere = shared_elsewhere,
+                                        .children = std::move(children)}));
   // ILLEGAL and detached from its parent first: a crash from here on leaves
   // a volume nobody uses and RecoverDomain finishes the removal.
   std::string parent = md.parent;
@@ -496,7 +470,7 @@ Status FileVolumes::DeleteUnlocked(std::string_view img, std::string_view vol) {
   };
   RETURN_IF_ERROR(
       WithStorageCode(removal(), storage_code::kCannotDeleteVolume));
-  if (IsBlank(parent)) return Status::Ok();
+  if (IsBlankUuid(parent)) return Status::Ok();
   // Re-check the parent in this image: without children it is a leaf again.
   ASSIGN_OR_RETURN(VolumePaths parent_paths,
                    domain_.layout().Volume(img, parent));
