@@ -220,7 +220,8 @@ class Sanlock {
   //     kNoWait kUnavailable with -247 (SANLK_ACQUIRE_OWNED_RETRY).
   // Not joined to the lockspace: kFailedPrecondition (-ENOSPC from sanlock
   // 3.8: the daemon has no such lockspace; -241 SANLK_ACQUIRE_LOCKSPACE). Already held by this process: kAlreadyExists
-  // (-EEXIST). Storage code 651 (AcquireLockFailure) on every failure.
+  // (-EEXIST). Storage code 651 (AcquireLockFailure) on every failure. On
+  // any error the lease is not held by this process.
   virtual Result<uint64_t> Acquire(const ResourceSpec& spec,
                                    const AcquireOptions& options) = 0;
   // Releases a lease this process holds. Not held: kNotFound (-EPERM from

@@ -255,13 +255,25 @@ Result<uint64_t> SanlockLib::Acquire(const ResourceSpec& spec,
   }
   if (rv < 0) return SanlockError(SanlockOp::kAcquire, rv, spec.name);
   held_.insert({spec.lockspace, spec.name});
-  // sanlock does not return the version it wrote; ask for it.
-  ASSIGN_OR_RETURN(std::vector<HeldResource> all, InquireLocked());
-  for (const HeldResource& h : all) {
-    if (h.lockspace == spec.lockspace && h.name == spec.name) return h.lver;
+  // sanlock does not return the version it wrote; ask for it. If that fails
+  // the caller gets an error, so it must not be left holding the lease.
+  Result<std::vector<HeldResource>> all = InquireLocked();
+  if (all.ok()) {
+    for (const HeldResource& h : *all) {
+      if (h.lockspace == spec.lockspace && h.name == spec.name) return h.lver;
+    }
   }
-  return InternalError("acquire " + spec.name +
-                       ": acquired but not listed by inquire");
+  Status error = all.ok() ? InternalError("acquire " + spec.name +
+                                          ": acquired but not listed by "
+                                          "inquire")
+                          : all.status().Annotate("acquire " + spec.name);
+  if (fd_ >= 0) {
+    sanlk_resource* args[1] = {res.get()};
+    if (sanlock_release(fd_, -1, 0, 1, args) == 0) {
+      held_.erase({spec.lockspace, spec.name});
+    }
+  }
+  return error;
 }
 
 Status SanlockLib::Release(const ResourceSpec& spec) {
@@ -278,7 +290,14 @@ Status SanlockLib::Release(const ResourceSpec& spec) {
     return AbortedError("release " + spec.name +
                         ": registration lost; every lease was released");
   }
-  if (rv < 0) return SanlockError(SanlockOp::kRelease, rv, spec.name);
+  if (rv < 0) {
+    Status error = SanlockError(SanlockOp::kRelease, rv, spec.name);
+    // Not held (any more): lost behind our back; stop counting it.
+    if (error.code() == Code::kNotFound) {
+      held_.erase({spec.lockspace, spec.name});
+    }
+    return error;
+  }
   held_.erase({spec.lockspace, spec.name});
   return Status::Ok();
 }
