@@ -22,6 +22,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "agent/agent_config.h"
+#include "agent/connection_methods.h"
 #include "agent/host_methods.h"
 #include "agent/method_registry.h"
 #include "agent/metrics.h"
@@ -44,6 +45,7 @@
 #include "domains/file/image_copy.h"
 #include "domains/monitor/domain_monitor.h"
 #include "domains/qemu_img.h"
+#include "domains/storage_server.h"
 #include "spm/role.h"
 #include "spm/task_manager.h"
 
@@ -144,6 +146,7 @@ struct Components {
   Server* server = nullptr;
   StorageServices storage;  // filled in once the config is loaded
   monitor::DomainMonitor* monitor = nullptr;
+  StorageServer* storage_server = nullptr;
   Env* env = nullptr;
   std::string repository;
 };
@@ -156,6 +159,8 @@ Status RegisterMethods(Components& c) {
   deps.in_flight = [&c] { return c.metrics ? c.metrics->InFlight() : int64_t{0}; };
   deps.server_stats = [&c] { return c.server ? c.server->Stats() : ServerStats{}; };
   RETURN_IF_ERROR(RegisterHostMethods(c.registry, std::move(deps)));
+  RETURN_IF_ERROR(RegisterConnectionMethods(
+      c.registry, {.server = [&c] { return c.storage_server; }}));
   return RegisterMonitorMethods(
       c.registry,
       {.monitor = [&c] { return c.monitor; },
@@ -233,6 +238,9 @@ int Run(int argc, char** argv) {
   // pool. This host is the only writer (StandaloneRole) until pools land.
   PosixProcessRunner process_runner;
   QemuImg qemu_img(process_runner);
+  StorageServer storage_server(
+      *env, process_runner, {.mnt_root = config->storage.repository + "/mnt"});
+  c.storage_server = &storage_server;
   ResourceManager lock_manager(clock);
   spm::StandaloneRole spm_role;
   DomainRegistry domains(
@@ -286,6 +294,7 @@ int Run(int argc, char** argv) {
   tasks.Shutdown();
   c.storage = {};
   c.monitor = nullptr;
+  c.storage_server = nullptr;
   log::Info("agent", "exit");
   return 0;
 }
