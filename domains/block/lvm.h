@@ -49,6 +49,7 @@
 //   device/PV missing          kNotFound           619 NoSuchPhysicalVolume
 //   metadata area full         kResourceExhausted  613 VgMetadataCriticallyFull
 //   in use (open LV, PV in VG) kFailedPrecondition the command's code
+//   size would not grow/shrink kFailedPrecondition the command's code
 //   lock held too long         kUnavailable        the command's code
 //   anything else              kUnknown            the command's code
 // where "the command's code" is 601 pvcreate, 502 vgcreate, 503 vgextend,
@@ -290,7 +291,8 @@ class Lvm {
 
   // --- LVs -----------------------------------------------------------------
   Status LvCreate(const DeviceList& devices, const LvCreateSpec& spec);
-  // Grows to exactly `size` (lvextend fails when that is not larger).
+  // Grows to `size` (rounded up to extents). kFailedPrecondition when that
+  // is not larger than the LV (LvmCache::LvExtend treats that as done).
   Status LvExtend(const DeviceList& devices, const std::string& vg,
                   const std::string& lv, LvSize size);
   // Shrinks to `size` (`--force`: the caller owns the data layout).

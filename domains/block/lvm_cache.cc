@@ -409,11 +409,21 @@ Status LvmCache::LvExtend(const std::string& vg, const std::string& lv,
                           LvSize size) {
   Status s = RunChange(
       [&](const DeviceList& d) { return lvm_.LvExtend(d, vg, lv, size); });
-  MutexLock lock(mu_);
-  InvalidateVgLocked(vg);
-  InvalidateLvLocked(vg, lv);
-  InvalidatePvsLocked();
-  return s;
+  {
+    MutexLock lock(mu_);
+    InvalidateVgLocked(vg);
+    InvalidateLvLocked(vg, lv);
+    InvalidatePvsLocked();
+  }
+  if (s.code() != Code::kFailedPrecondition) return s;
+  // lvm refuses an extend that would not grow the LV; extends are absolute
+  // and idempotent, so one that is already done succeeds.
+  Result<Lv> current = GetLv(vg, lv);
+  if (!current.ok()) return s;
+  const uint64_t wanted = size.unit == LvSize::Unit::kMiB
+                              ? size.value * kMiB
+                              : size.value * current->extent_size_bytes;
+  return current->size_bytes >= wanted ? Status::Ok() : s;
 }
 
 Status LvmCache::LvReduce(const std::string& vg, const std::string& lv,

@@ -99,6 +99,8 @@ class LvmCache {
       EXCLUDES(mu_);
   Status VgRemove(const std::string& vg) EXCLUDES(mu_);
   Status LvCreate(const LvCreateSpec& spec) EXCLUDES(mu_);
+  // Idempotent: when the LV already has at least `size`, OK (lvm itself
+  // refuses such an extend; the cache then re-reads the LV to decide).
   Status LvExtend(const std::string& vg, const std::string& lv, LvSize size)
       EXCLUDES(mu_);
   Status LvReduce(const std::string& vg, const std::string& lv, LvSize size)

@@ -132,6 +132,20 @@ TEST_CASE_METHOD(CacheFixture, "a failed change still invalidates") {
   CHECK(Runs("lvs") == 2);
 }
 
+TEST_CASE_METHOD(CacheFixture, "an extend that is already done succeeds") {
+  ScriptReports();
+  runner_.Expect({"lvm", "lvextend"},
+                 {.exit_code = 5,
+                  .stderr_data = std::string(testdata::kStderrNotLarger)},
+                 kPrefix);
+  // vol1 has 16 extents (2 GiB).
+  CHECK(cache_.LvExtend("h4test", "vol1", LvSize::Extents(16)).ok());
+  CHECK(cache_.LvExtend("h4test", "vol1", LvSize::MiB(1024)).ok());
+  Status s = cache_.LvExtend("h4test", "vol1", LvSize::Extents(17));
+  CHECK(s.code() == Code::kFailedPrecondition);
+  CHECK(s.storage_code() == lvm_code::kLogicalVolumeExtendError);
+}
+
 TEST_CASE_METHOD(CacheFixture, "missing objects are errors and not cached") {
   ScriptReports();
   CHECK(cache_.GetLv("h4test", "nope").status().code() == Code::kNotFound);
@@ -196,12 +210,14 @@ TEST_CASE_METHOD(CacheFixture,
                         },
                         kPrefix);
   ScriptChanges();
-  std::thread reader([&] { CHECK(cache_.GetLv("h4test", "vol1").ok()); });
+  std::atomic<bool> reader_ok{false};  // Catch asserts on this thread only.
+  std::thread reader([&] { reader_ok = cache_.GetLv("h4test", "vol1").ok(); });
   entered.get_future().wait();
   // The change lands while the first lvs is running.
   REQUIRE(cache_.LvExtend("h4test", "vol1", LvSize::MiB(4096)).ok());
   release.set_value();
   reader.join();
+  CHECK(reader_ok);
   REQUIRE(cache_.GetLv("h4test", "vol1").ok());
   CHECK(Runs("lvs") == 2);
   // vol2 was not invalidated: what the first lvs read of it is fresh.
@@ -231,14 +247,17 @@ TEST_CASE_METHOD(TwoSlots, "concurrent lvm processes are bounded") {
                         },
                         kPrefix);
   std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      CHECK(cache_
-                .LvExtend("vg", "lv" + std::to_string(i), LvSize::MiB(256))
-                .ok());
+      if (cache_.LvExtend("vg", "lv" + std::to_string(i), LvSize::MiB(256))
+              .ok()) {
+        ++ok;
+      }
     });
   }
   for (std::thread& t : threads) t.join();
+  CHECK(ok == 8);
   CHECK(peak <= 2);
   CHECK(peak >= 1);
   CHECK(Runs("lvextend") == 8);

@@ -275,8 +275,11 @@ TEST_CASE_METHOD(LoopSan, "lvm failures are specific statuses", "[system]") {
   CHECK(no_vg.status().storage_code() == lvm_code::kVolumeGroupDoesNotExist);
   Status ext_missing = cache_.LvExtend(vg_, "nope", LvSize::MiB(256));
   CHECK(ext_missing.code() == Code::kNotFound);
-  Status not_larger = cache_.LvExtend(vg_, "vol1", LvSize::MiB(128));
+  Status not_larger = lvm_.LvExtend(loops_, vg_, "vol1", LvSize::MiB(128));
   CHECK(not_larger.code() == Code::kFailedPrecondition);
+  // Through the cache an extend that is already done succeeds (idempotent).
+  CHECK(cache_.LvExtend(vg_, "vol1", LvSize::MiB(128)).ok());
+  CHECK(cache_.LvExtend(vg_, "vol1", LvSize::MiB(64)).ok());
 
   // A device outside the filter is invisible to lvm.
   Status filtered = lvm_.PvCreate({loops_[0]}, {.devices = {loops_[1]}});
