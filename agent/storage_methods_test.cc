@@ -53,7 +53,8 @@ class StorageFixture {
         hub_(clock_),
         publish_(TaskStatePublisher(hub_)) {
     fs::create_directories(MountDir());
-    services_ = {.domains = &domains_, .role = &role_, .tasks = &tasks_};
+    services_ = {.domains = &domains_, .role = &role_, .tasks = &tasks_,
+                 .copier = &copier_};
     REQUIRE(RegisterStorageMethods(registry_, &services_).ok());
     REQUIRE(RegisterTaskMethods(registry_, &services_).ok());
   }
@@ -117,6 +118,7 @@ class StorageFixture {
   PosixProcessRunner runner_;
   QemuImg qemu_img_;
   ResourceManager locks_{clock_};
+  file_domain::ImageCopier copier_{runner_, locks_};
   spm::FakeSpmRole role_{true};
   DomainRegistry domains_;
   Mutex mu_;
@@ -395,7 +397,36 @@ TEST_CASE("verbs on an unknown domain report 358") {
   CHECK(f.Call("Image.copy", {{"storagedomainID", kSd}, {"imageID", kImg},
                               {"dstSdUUID", kSd}, {"dstImgUUID", kImg2}})
             .status()
-            .code() == Code::kUnavailable);  // no copier configured
+            .storage_code() == storage_code::kStorageDomainDoesNotExist);
+}
+
+TEST_CASE("Image.copy copies a chain into another image as a task") {
+  StorageFixture f;
+  f.CreateDomain();
+  REQUIRE(f.WaitCode(f.StartCreate(kImg, kVol1, "1048576")) == 0);
+  REQUIRE(f.WaitCode(f.StartCreate(kImg, kVol2, "1048576", 4, kImg, kVol1)) == 0);
+  json::object p = {{"storagedomainID", kSd}, {"imageID", kImg},
+                    {"dstSdUUID", kSd}, {"dstImgUUID", kImg2}};
+  f.role_.set_spm(false);
+  CHECK(f.Call("Image.copy", p).status().storage_code() ==
+        storage_code::kSpmStatusError);
+  f.role_.set_spm(true);
+  auto task = f.Call("Image.copy", p);
+  REQUIRE(task.ok());
+  json::object status = f.Wait(std::string(task->as_string()));
+  CHECK(status.at("code") == 0);
+  CHECK(status.at("progress") == 100);
+  auto vols = f.Call("StorageDomain.getVolumes",
+                     {{"storagedomainID", kSd}, {"imageID", kImg2}});
+  CHECK(*vols == json::array{kVol1, kVol2});
+  CHECK(f.Call("Volume.getInfo", f.VolumeParams(kImg2, kVol2))
+            ->at("legality") == "LEGAL");
+
+  json::object collapse = {{"storagedomainID", kSd}, {"imageID", kImg},
+                           {"dstSdUUID", kSd}, {"dstImgUUID", kImg2},
+                           {"collapse", true}};
+  CHECK(f.Call("Image.copy", collapse).status().storage_code() ==
+        storage_code::kInvalidParameter);  // dstVolUUID missing
 }
 
 }  // namespace

@@ -220,3 +220,19 @@ def test_task_stop_clear_and_unknown(storage):
     assert storage.ok("Task.clear", taskID=task) is None
     _, error = storage.call("Task.getStatus", taskID=task)
     assert error["code"] == 401
+
+
+def test_image_copy_collapses_a_template_child_into_a_new_image(storage):
+    dst_img = "1a2b3c4d-0000-4000-8000-000000000005"
+    dst_vol = "1a2b3c4d-0000-4000-8000-0000000000a6"
+    task = storage.ok("Image.copy", storagedomainID=SD, imageID=IMG_CHILD,
+                      dstSdUUID=SD, dstImgUUID=dst_img, collapse=True,
+                      dstVolUUID=dst_vol, volFormat="RAW", preallocate="SPARSE")
+    status = storage.wait(task)
+    assert (status["code"], status["progress"]) == (0, 100), status
+    assert storage.ok("StorageDomain.getVolumes", storagedomainID=SD,
+                      imageID=dst_img) == [dst_vol]
+    info = storage.ok("Volume.getInfo", storagedomainID=SD, imageID=dst_img,
+                      volumeID=dst_vol)
+    assert (info["format"], info["parent"], info["legality"]) == (
+        "RAW", "00000000-0000-0000-0000-000000000000", "LEGAL")
