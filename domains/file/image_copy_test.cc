@@ -10,6 +10,7 @@
 
 #include "base/fake_process.h"
 #include "domains/file/file_test_util.h"
+#include "domains/file/fs_util.h"
 #include "domains/storage_errors.h"
 
 namespace sanpool::file_domain {
@@ -27,6 +28,8 @@ using testing::kVol2;
 using testing::kVol3;
 
 constexpr char kSd2[] = "9d1b6a8f-1c2e-4a5b-8d3c-7e6f5a4b3c2e";
+constexpr char kTplImg[] = "1a2b3c4d-0000-4000-8000-0000000000f1";
+constexpr char kTplVol[] = "1a2b3c4d-0000-4000-8000-0000000000f2";
 constexpr int64_t kCap = 4 << 20;
 
 // One domain of the fixture.
@@ -63,8 +66,22 @@ class CopyFixture {
     return side;
   }
 
+  // A raw template volume (VOLTYPE SHARED) with data at 0.
+  void MakeTemplate(Side& side) {
+    Create(side, kTplImg, kTplVol, VolumeFormat::kRaw);
+    Write(side, kTplImg, kTplVol, "raw", "write -P 0xcc 0 64k");
+    auto md = side.volumes->GetMetadata(kTplImg, kTplVol);
+    REQUIRE(md.ok());
+    md->role = VolumeRole::kShared;
+    REQUIRE(WriteVolumeMeta(*env_, side.domain->layout()
+                                       .Volume(kTplImg, kTplVol)->meta,
+                            *md)
+                .ok());
+  }
+
   void Create(Side& side, const char* img, const char* vol,
-              VolumeFormat format, const char* parent = nullptr) {
+              VolumeFormat format, const char* parent = nullptr,
+              const char* parent_img = nullptr) {
     CreateVolumeParams p;
     p.img_uuid = img;
     p.vol_uuid = vol;
@@ -72,6 +89,7 @@ class CopyFixture {
     p.format = format;
     p.description = std::string("vol ") + vol;
     if (parent != nullptr) p.src_vol_uuid = parent;
+    if (parent_img != nullptr) p.src_img_uuid = parent_img;
     Status st = side.volumes->Create(p);
     INFO(st.ToString());
     REQUIRE(st.ok());
@@ -350,6 +368,49 @@ TEST_CASE("A held destination lock times out the copy, which cleans up",
                      options);
   CHECK(st.code() == Code::kDeadlineExceeded);
   CHECK(f.DstTree() == before);
+}
+
+TEST_CASE("Preserve-chain copy of a template child links the destination's "
+          "template", "[image_copy]") {
+  if (!testing::QemuImgAvailable()) return;
+  CopyFixture f;
+  f.MakeTemplate(f.src_);
+  f.Create(f.src_, kImg, kVol2, VolumeFormat::kCow, kTplVol, kTplImg);
+  f.Write(f.src_, kImg, kVol2, "qcow2", "write -P 0xdd 1M 64k");
+
+  SECTION("without the template in the destination: 201, nothing left") {
+    auto before = f.DstTree();
+    Status st = f.Copy(f.real_runner_, f.src_.At(kImg), f.dst_.At(kImg2), {});
+    CHECK(st.storage_code() == storage_code::kVolumeDoesNotExist);
+    CHECK(f.DstTree() == before);
+  }
+  SECTION("with it: only the child is copied, over the linked template") {
+    f.MakeTemplate(f.dst_);
+    Status st = f.Copy(f.real_runner_, f.src_.At(kImg), f.dst_.At(kImg2), {});
+    INFO(st.ToString());
+    REQUIRE(st.ok());
+    auto vols = f.dst_.domain->GetVolumes(kImg2);
+    REQUIRE(vols.ok());
+    CHECK(*vols == std::vector<std::string>{kVol2, kTplVol});
+    auto tpl = f.env_->Stat(f.DataPath(f.dst_, kImg2, kTplVol));
+    REQUIRE(tpl.ok());
+    CHECK(tpl->nlink == 2);  // a hard link, not a copy
+    CHECK(f.dst_.volumes->GetMetadata(kTplImg, kTplVol)->role ==
+          VolumeRole::kShared);
+    CHECK(f.SameContent(f.DataPath(f.src_, kImg, kVol2), "qcow2",
+                        f.DataPath(f.dst_, kImg2, kVol2), "qcow2"));
+  }
+  SECTION("a failure removes the child and the template links") {
+    f.MakeTemplate(f.dst_);
+    auto before = f.DstTree();
+    FakeProcessRunner fake;
+    fake.Expect({"/usr/bin/qemu-img", "convert"}, {.exit_code = 1},
+                FakeProcessRunner::Match::kPrefix);
+    CHECK_FALSE(f.Copy(fake, f.src_.At(kImg), f.dst_.At(kImg2), {}).ok());
+    CHECK(f.DstTree() == before);
+    CHECK(f.dst_.volumes->GetMetadata(kTplImg, kTplVol)->role ==
+          VolumeRole::kShared);
+  }
 }
 
 }  // namespace
