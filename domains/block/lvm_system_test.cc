@@ -16,7 +16,9 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/process.h"
@@ -332,6 +334,39 @@ TEST_CASE_METHOD(LoopSan, "tags, permission, rename, reduce, remove",
   Result<Vg> vg = cache_.GetVg(vg_);
   REQUIRE(vg.ok());
   CHECK(vg->free_count == vg->extent_count);
+}
+
+TEST_CASE_METHOD(LoopSan, "concurrent changes and reads on one VG",
+                 "[system]") {
+  if (Skipped()) return;
+  CreateVg();
+  constexpr int kLvs = 4;
+  for (int i = 0; i < kLvs; ++i) {
+    CreateLv("lv" + std::to_string(i), LvSize::Extents(1));
+  }
+  // Each thread extends its own LV and reads it back; lvm's own locking
+  // serialises the metadata writes, the cache bounds the processes.
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kLvs; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string name = "lv" + std::to_string(i);
+      if (!cache_.LvExtend(vg_, name, LvSize::Extents(2)).ok()) return;
+      Result<Lv> lv = cache_.GetLv(vg_, name);
+      if (lv.ok() && lv->ExtentCount() == 2) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(ok == kLvs);
+  Result<Vg> vg = cache_.GetVg(vg_);
+  REQUIRE(vg.ok());
+  CHECK(vg->free_count == vg->extent_count - 2 * kLvs);
+
+  // A host that never writes can read without locks.
+  Lvm readonly(runner_, {.report_locking = ReportLocking::kReadOnly});
+  Result<std::vector<Lv>> lvs = readonly.Lvs(loops_, vg_);
+  REQUIRE(lvs.ok());
+  CHECK(lvs->size() == kLvs);
 }
 
 }  // namespace
