@@ -140,6 +140,9 @@ class ImageCopier {
   ImageCopier(ProcessRunner& runner, ResourceManager& resources);
 
   // Copies `src.img` to `dst.img` as described at the top of the file.
+  // REQUIRES: the calling thread holds no 00_storage or 01_img_ lock of
+  // either domain (the locks are not reentrant: FileVolumes and the copier
+  // take them themselves).
   Status Copy(const CopyEndpoint& src, const CopyEndpoint& dst,
               const CopyOptions& options, const CopyProgress& progress,
               const CancellationToken& cancel);
