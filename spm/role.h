@@ -7,11 +7,22 @@
 //
 //   RETURN_IF_ERROR(role.RequireSpm());
 //
+// Who may write metadata (the rule every implementation follows):
+//   * A host connected to a pool (StoragePool.connect) writes metadata only
+//     while it is that pool's SPM, i.e. holds the pool's SDM lease: every
+//     domain it works on is reached through the pool, and a second writer
+//     would corrupt shared metadata.
+//   * A host connected to no pool has no SPM role. It may write the domains
+//     it prepares before they join a pool (StorageDomain.create, volumes on
+//     a fresh domain): such a domain has POOL_UUID empty and nobody else
+//     writes it. Domains already in a pool are protected by the pool verbs
+//     (create/attach refuse a domain that lists a pool; format refuses it,
+//     391); the per-volume verbs do not read POOL_UUID before asking the
+//     role, so an unconnected host must not be pointed at a pool's domain.
+//
 // Implementations:
-//   * StandaloneRole: this host is the only writer of the storage it sees; it
-//     is always the SPM. This is the agent's mode until pools and the SDM
-//     lease (spm/ pool code) land; then a lease-backed role replaces it and
-//     these call sites stay as they are.
+//   * Spm (spm/spm.h): the lease-backed role above (main.cc uses it).
+//   * StandaloneRole: always the writer (tests and tools without a pool).
 //   * FakeSpmRole (spm/fake_role.h): tests switch it between SPM and not.
 //
 // Thread-safety: implementations must be safe to call from any thread.
