@@ -65,18 +65,6 @@ std::string NormalizeSource(std::string_view source) {
   return out;
 }
 
-bool HasOption(std::string_view options, std::string_view name) {
-  size_t pos = 0;
-  while (pos <= options.size()) {
-    size_t end = options.find(',', pos);
-    if (end == options.npos) end = options.size();
-    std::string_view opt = options.substr(pos, end - pos);
-    if (opt == name || opt.substr(0, opt.find('=')) == name) return true;
-    pos = end + 1;
-  }
-  return false;
-}
-
 Status CheckLocalPath(std::string_view path) {
   RETURN_IF_ERROR(CheckArg(path, "connection"));
   if (path.front() != '/') {
@@ -145,9 +133,23 @@ std::string StorageServer::NfsOptions(const ConnectionParams& params) {
     out += ",nfsvers=" + version.substr(0, dot);
     if (dot != version.npos) out += ",minorversion=" + version.substr(dot + 1);
   }
-  bool v3_or_auto = version == "3" || version == "auto";
-  if (v3_or_auto && !HasOption(params.mnt_options, "lock")) out += ",nolock";
-  if (!params.mnt_options.empty()) out += "," + params.mnt_options;
+  // The user's options (empty ones dropped), then nolock for v3 and auto
+  // unless they ask for "lock" (or already say "nolock"), as oVirt orders
+  // them.
+  std::vector<std::string> extra;
+  for (size_t pos = 0; pos <= params.mnt_options.size();) {
+    size_t end = params.mnt_options.find(',', pos);
+    if (end == std::string::npos) end = params.mnt_options.size();
+    if (end > pos) extra.push_back(params.mnt_options.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  auto has = [&extra](std::string_view opt) {
+    return std::find(extra.begin(), extra.end(), opt) != extra.end();
+  };
+  if ((version == "3" || version == "auto") && !has("lock") && !has("nolock")) {
+    extra.push_back("nolock");
+  }
+  for (const std::string& opt : extra) out += "," + opt;
   return out;
 }
 
@@ -183,8 +185,13 @@ Result<std::vector<std::string>> StorageServer::MountArgv(
                               " is not server:/path");
     }
     const std::string& v = params.protocol_version;
-    if (!v.empty() && v != "auto" &&
-        v.find_first_not_of("0123456789.") != v.npos) {
+    size_t dot = v.find('.');
+    bool valid_version =
+        v.empty() || v == "auto" ||
+        (v.find_first_not_of("0123456789.") == v.npos && dot != 0 &&
+         dot + 1 != v.size() &&
+         (dot == v.npos || v.find('.', dot + 1) == v.npos));
+    if (!valid_version) {
       return InvalidParameter("protocol_version " + v + " is invalid");
     }
     if ((params.timeout && *params.timeout <= 0) ||

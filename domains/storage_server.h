@@ -12,9 +12,11 @@
 //              soft,nosharecache,timeo=<timeout|100>,retrans=<retrans|3>
 //              [,nfsvers=N[,minorversion=M]]   protocol_version "3" when
 //                                              absent; "auto": none
-//              [,nolock]                       v3 and auto, unless the user
-//                                              options hold "lock" (BZ1550127)
 //              [,<mnt_options>]
+//              [,nolock]                       v3 and auto, unless the user
+//                                              options hold "lock" or
+//                                              "nolock" (BZ1550127)
+//            protocol_version must be N or N.M (or "auto").
 //            timeo is in deciseconds (100 = 10 s: not below sanlock's
 //            io_timeout); a soft mount fails I/O after about 60 s.
 //

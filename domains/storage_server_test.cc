@@ -129,6 +129,15 @@ TEST_CASE("NFS options follow oVirt's defaults", "[storage_server]") {
        .protocol_version = "auto"};
   CHECK(StorageServer::NfsOptions(p) ==
         "soft,nosharecache,timeo=100,retrans=3,lock");
+  // v3: the user's options first, then nolock (oVirt's order).
+  p = {.id = "a", .connection = "srv:/e", .mnt_options = "noac,,sec=sys"};
+  CHECK(StorageServer::NfsOptions(p) ==
+        "soft,nosharecache,timeo=100,retrans=3,nfsvers=3,noac,sec=sys,"
+        "nolock");
+  // "locking=x" is not "lock".
+  p.mnt_options = "locking=x";
+  CHECK(StorageServer::NfsOptions(p) ==
+        "soft,nosharecache,timeo=100,retrans=3,nfsvers=3,locking=x,nolock");
 }
 
 TEST_CASE("NFS connect runs mount -t nfs with the built options",
@@ -180,6 +189,20 @@ TEST_CASE("POSIXFS connect, reconnect is a no-op, disconnect unmounts",
                              {Posix("c1", "/dev/loop7")});
   CHECK(st[0].status == 0);
   CHECK(f.runner_.CallArgvs().size() == 2);
+}
+
+TEST_CASE("NFS versions other than N or N.M are refused", "[storage_server]") {
+  ServerFixture f;
+  std::vector<ConnectionParams> cons;
+  for (const char* v : {"4.1.2", ".4", "4.", "v4", "4,sec=sys"}) {
+    cons.push_back({.id = v, .connection = "srv:/e", .protocol_version = v});
+  }
+  for (const ConnectionStatus& s :
+       f.server_->Connect(ConnectionType::kNfs, cons)) {
+    INFO(s.id);
+    CHECK(s.status == storage_code::kInvalidParameter);
+  }
+  CHECK(f.runner_.CallArgvs().empty());
 }
 
 TEST_CASE("One bad connection does not fail the others", "[storage_server]") {
