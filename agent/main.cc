@@ -249,10 +249,10 @@ int Run(int argc, char** argv) {
                          .is_spm = [&spm_role] { return spm_role.IsSpm(); }},
       DomainRegistryOptions{.repository = config->storage.repository,
                             .run_dir = config->storage.run_dir});
-  // oVirt's irs:thread_pool_size.
+  file_domain::ImageCopier copier(process_runner, lock_manager);
+  // oVirt's irs:thread_pool_size. Declared after what its jobs use.
   spm::TaskManager tasks(clock, {.threads = 10, .thread_name = "spm-task"},
                          TaskStatePublisher(hub));
-  file_domain::ImageCopier copier(process_runner, lock_manager);
   c.storage = {.domains = &domains, .role = &spm_role, .tasks = &tasks, .copier = &copier};
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,

@@ -178,10 +178,12 @@ Result<std::string> DomainRegistry::Find(const std::string& sd_uuid,
 void DomainRegistry::RecoverIfSpm(const FileDomainBundle& bundle) {
   const std::string& sd_uuid = bundle.sd_uuid();
   if (!NeedsRecovery(sd_uuid)) return;
-  // No operation may run on the domain while it is repaired.
+  // No operation may run on the domain while it is repaired. A try-lock:
+  // waiting here would stall every other lookup behind open_mu_; a busy
+  // domain is recovered on a later lookup instead.
   auto held = deps_.lock_manager->Acquire(kStorageLockNamespace, sd_uuid,
                                           LockMode::kExclusive,
-                                          options_.lock_timeout);
+                                          Duration::zero());
   if (!held.ok()) {
     log::Warning("domains", "recovery postponed: domain busy",
                  {{"sd", sd_uuid}, {"error", held.status().ToString()}});

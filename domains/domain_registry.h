@@ -19,9 +19,10 @@
 // bundle whose domain directory vanished is dropped; a miss re-scans the
 // mount dirs. The first time a domain is used while this host may write
 // metadata (`is_spm()` true), FileDomain::RecoverDomain() runs once with the
-// domain locked exclusively (00_storage.<sd>), and its report is logged; a
-// recovery error is logged and the domain is still returned (recovery is
-// retried on the next lookup). Domains first opened while not SPM are
+// domain locked exclusively (00_storage.<sd>, try-lock: while operations hold
+// the domain, recovery is postponed to a later lookup), and its report is
+// logged; a recovery error is logged and the domain is still returned
+// (recovery is retried on the next lookup). Domains first opened while not SPM are
 // recovered on the first lookup after this host becomes SPM.
 //
 // Errors: kInvalidArgument for a non-canonical sdUUID; kNotFound with

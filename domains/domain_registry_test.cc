@@ -216,3 +216,31 @@ TEST_CASE("a cached domain whose directory vanished is dropped") {
 
 }  // namespace
 }  // namespace sanpool
+
+namespace sanpool {
+namespace {
+
+TEST_CASE("recovery waits for a busy domain instead of blocking lookups") {
+  RegistryFixture f;
+  fs::create_directories(f.Mnt("srv:_exp"));
+  REQUIRE(file_domain::FileDomain::Create(*f.env_, f.clock_,
+                                          f.Mnt("srv:_exp"),
+                                          f.Params(kSd, "srv:/exp"))
+              .ok());
+  std::string leftover =
+      f.Mnt("srv:_exp") + "/" + kSd + "/images/_remove_me_" + kImg;
+  fs::create_directories(leftover);
+  {
+    // An operation holds the domain (what ImageLocks takes).
+    auto busy = f.locks_.Acquire(kStorageLockNamespace, kSd, LockMode::kShared,
+                                 Duration::zero());
+    REQUIRE(busy.ok());
+    REQUIRE(f.registry_->Get(kSd).ok());
+    CHECK(fs::exists(leftover));
+  }
+  REQUIRE(f.registry_->Get(kSd).ok());
+  CHECK_FALSE(fs::exists(leftover));
+}
+
+}  // namespace
+}  // namespace sanpool
