@@ -92,7 +92,7 @@ MethodSpec ConnectionVerb(
             .max_length = kMaxConnections}},
       .result_description =
           "array of {`id`, `status` (0 or an oVirt error code: 451, 452, "
-          "453, 468, 477, 1000), `message` when status is not 0}, one per "
+          "468, 477, 1000), `message` when status is not 0}, one per "
           "connection, in order",
       .execution = Execution::kWorker,
       .handler = [d, op](const json::object& params, const CallContext&)

@@ -13,7 +13,6 @@ namespace {
 
 constexpr std::string_view kLog = "storage-server";
 constexpr int kStorageServerDisconnectionError = 452;
-constexpr int kStorageServerValidationError = 453;
 constexpr int kStorageTypeError = 468;
 constexpr int kMountError = 477;
 constexpr size_t kMaxMountInfo = 16 << 20;
@@ -280,10 +279,11 @@ Status StorageServer::LinkLocal(const ConnectionParams& params,
                                 const std::string& link) {
   Result<FileStat> target = env_.Stat(params.connection);
   if (!target.ok() || target->type != FileType::kDirectory) {
-    return Status(Code::kNotFound,
+    // oVirt's LocalDirectoryConnection.checkTarget: InvalidParameter.
+    return Status(Code::kInvalidArgument,
                   "local path " + params.connection +
                       " does not exist or is not a directory",
-                  kStorageServerValidationError);
+                  storage_code::kInvalidParameter);
   }
   Result<FileStat> existing = env_.StatLink(link);
   if (existing.ok()) {

@@ -33,9 +33,9 @@
 // disconnecting something not connected succeeds (idempotent).
 //
 // Results are per connection, oVirt style: {id, status} with status 0 or
-// the oVirt error code (451 connection error, 452 disconnection error, 453
-// path invalid or not found, 468 unsupported type, 477 mount failed, 1000
-// invalid parameter), so one bad connection does not fail the others. The
+// the oVirt error code (451 connection error, 452 disconnection error, 468
+// unsupported type, 477 mount failed, 1000 invalid parameter, also for a
+// LOCALFS path that is not an existing directory, as oVirt), so one bad connection does not fail the others. The
 // full Status of each failure is logged and kept in the result.
 //
 // The connections made are kept in memory (Connections()); persistence is
