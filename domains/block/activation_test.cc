@@ -1,0 +1,139 @@
+// Activator over a FakeDeviceMapper and an LvmCache replaying recorded lvm
+// output (lvm_testdata.h: VG h4test, LV vol1 in three segments on two PVs).
+#include "domains/block/activation.h"
+
+#include <catch2/catch.hpp>
+
+#include "base/fake_process.h"
+#include "domains/block/lvm_testdata.h"
+#include "domains/dm/fake_device_mapper.h"
+
+namespace sanpool::block {
+namespace {
+
+constexpr auto kPrefix = FakeProcessRunner::Match::kPrefix;
+constexpr uint64_t kExtentSectors = 128 * 2048;
+constexpr uint64_t kPeStartSectors = 135266304 / 512;
+
+class ActivatorTest {
+ protected:
+  ActivatorTest() : lvm_(runner_, {}), cache_(lvm_, {}), activator_(cache_, dm_) {
+    cache_.SetDevices({"/dev/loop0", "/dev/loop1"});
+    runner_.Expect({"lvm", "lvs"},
+                   {.stdout_data = std::string(lvm::testdata::kLvsJson)},
+                   kPrefix);
+    runner_.Expect({"lvm", "vgs"},
+                   {.stdout_data = std::string(lvm::testdata::kVgsJson)},
+                   kPrefix);
+    runner_.Expect({"lvm", "pvs"},
+                   {.stdout_data = std::string(lvm::testdata::kPvsJson)},
+                   kPrefix);
+  }
+
+  size_t DmCalls(std::string_view what) {
+    size_t n = 0;
+    for (const std::string& call : dm_.Calls()) {
+      if (call.starts_with(what)) ++n;
+    }
+    return n;
+  }
+
+  FakeProcessRunner runner_;
+  lvm::Lvm lvm_;
+  lvm::LvmCache cache_;
+  dm::FakeDeviceMapper dm_;
+  Activator activator_;
+};
+
+TEST_CASE_METHOD(ActivatorTest, "activation maps the LV segments linearly") {
+  auto path = activator_.Activate("h4test", "vol1", LockMode::kShared);
+  REQUIRE(path.ok());
+  CHECK(*path == "/dev/fake-dm/h4test-vol1");
+  auto table = dm_.TableOf("h4test-vol1");
+  REQUIRE(table);
+  const dm::Table want = {
+      {0, 3 * kExtentSectors, "/dev/loop0", kPeStartSectors + kExtentSectors},
+      {3 * kExtentSectors, 8 * kExtentSectors, "/dev/loop0",
+       kPeStartSectors + 5 * kExtentSectors},
+      {11 * kExtentSectors, 5 * kExtentSectors, "/dev/loop1", kPeStartSectors},
+  };
+  CHECK(*table == want);
+  CHECK(activator_.IsActive("h4test", "vol1"));
+}
+
+TEST_CASE_METHOD(ActivatorTest, "references: shared readers, one writer") {
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kExclusive).ok());
+  CHECK(DmCalls("create") == 1);
+  auto second = activator_.Activate("h4test", "vol1", LockMode::kExclusive);
+  CHECK(second.status().code() == Code::kFailedPrecondition);
+
+  REQUIRE(activator_.Deactivate("h4test", "vol1", LockMode::kShared).ok());
+  REQUIRE(activator_.Deactivate("h4test", "vol1", LockMode::kExclusive).ok());
+  CHECK(dm_.TableOf("h4test-vol1"));
+  REQUIRE(activator_.Deactivate("h4test", "vol1", LockMode::kShared).ok());
+  CHECK_FALSE(dm_.TableOf("h4test-vol1"));
+  CHECK_FALSE(activator_.IsActive("h4test", "vol1"));
+  // Releasing again is harmless (idempotent teardown).
+  CHECK(activator_.Deactivate("h4test", "vol1", LockMode::kShared).ok());
+}
+
+TEST_CASE_METHOD(ActivatorTest, "a failed create leaves no reference") {
+  dm_.FailNext(UnavailableError("dmemu down"));
+  auto path = activator_.Activate("h4test", "vol1", LockMode::kExclusive);
+  CHECK(path.status().code() == Code::kUnavailable);
+  CHECK_FALSE(activator_.IsActive("h4test", "vol1"));
+  CHECK(activator_.Activate("h4test", "vol1", LockMode::kExclusive).ok());
+}
+
+TEST_CASE_METHOD(ActivatorTest, "a mapping left by an earlier run is adopted") {
+  REQUIRE(dm_.Create("h4test-vol1", "",
+                     {{0, 8, "/dev/loop0", 0}})
+              .ok());
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  CHECK(DmCalls("reload") == 1);
+  CHECK(dm_.TableOf("h4test-vol1")->size() == 3);
+}
+
+TEST_CASE_METHOD(ActivatorTest, "refresh reloads mapped LVs only") {
+  REQUIRE(activator_.Refresh("h4test", "vol1").ok());
+  CHECK(DmCalls("reload") == 0);
+  CHECK_FALSE(dm_.TableOf("h4test-vol1"));
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  REQUIRE(activator_.Refresh("h4test", "vol1").ok());
+  CHECK(DmCalls("reload") == 1);
+}
+
+TEST_CASE_METHOD(ActivatorTest, "an open mapping survives the last release") {
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  dm_.SetOpenCount("h4test-vol1", 1);
+  Status s = activator_.Deactivate("h4test", "vol1", LockMode::kShared);
+  CHECK(s.code() == Code::kFailedPrecondition);
+  CHECK_FALSE(activator_.IsActive("h4test", "vol1"));
+  CHECK(dm_.TableOf("h4test-vol1"));
+  CHECK(activator_.ForceDeactivate("h4test", "vol1").code() ==
+        Code::kFailedPrecondition);
+  dm_.SetOpenCount("h4test-vol1", 0);
+  CHECK(activator_.ForceDeactivate("h4test", "vol1").ok());
+  CHECK_FALSE(dm_.TableOf("h4test-vol1"));
+}
+
+TEST_CASE_METHOD(ActivatorTest, "stale mappings of our VGs are removed at start") {
+  const dm::Table table = {{0, 8, "/dev/loop0", 0}};
+  REQUIRE(dm_.Create("h4test-old", "", table).ok());
+  REQUIRE(dm_.Create("h4test-busy", "", table).ok());
+  REQUIRE(dm_.Create("othervg-lv", "", table).ok());
+  dm_.SetOpenCount("h4test-busy", 1);
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+
+  auto stale = activator_.RemoveStale({"h4test"});
+  REQUIRE(stale.ok());
+  CHECK(stale->removed == std::vector<std::string>{"h4test-old"});
+  CHECK(stale->busy == std::vector<std::string>{"h4test-busy"});
+  CHECK(dm_.TableOf("h4test-vol1"));  // referenced: kept
+  CHECK(dm_.TableOf("othervg-lv"));   // not ours
+}
+
+}  // namespace
+}  // namespace sanpool::block
