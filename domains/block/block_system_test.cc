@@ -27,6 +27,7 @@
 #include "domains/block/block_volume.h"
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
+#include "domains/dm/dm_names.h"
 #include "domains/qemu_img.h"
 #include "tools/dmemu/daemon_fixture.h"
 
@@ -405,6 +406,71 @@ TEST_CASE_METHOD(BlockSan, "block domain: recovery of interrupted operations",
   auto again = volumes_->Recover();
   REQUIRE(again.ok());
   CHECK(again->empty());
+}
+
+
+TEST_CASE_METHOD(BlockSan, "block domain: bad input leaves no half-made volume",
+                 "[system]") {
+  if (skip_) {
+    WARN("skipped: needs root (loop devices, lvm2, FUSE)");
+    return;
+  }
+  CreateDomain();
+  const std::string img = NewUuid();
+  auto no_volume_lvs = [&] {
+    auto lvs = domain_->ListVolumeLvs();
+    REQUIRE(lvs.ok());
+    auto all = cache_.GetAllLvs(sd_);
+    REQUIRE(all.ok());
+    CHECK(lvs->empty());
+    CHECK(all->size() == 7);  // the special LVs only
+  };
+  // VG out of extents.
+  Status full = volumes_->Create({.img_uuid = img,
+                                  .vol_uuid = NewUuid(),
+                                  .capacity = int64_t{100} << 30,
+                                  .format = VolumeFormat::kRaw,
+                                  .allocation = Allocation::kPreallocated});
+  INFO(full.ToString());
+  CHECK(full.code() == Code::kResourceExhausted);
+  CHECK(full.storage_code() == 504);
+  no_volume_lvs();
+  // Refused by the rules before lvm runs.
+  CHECK(volumes_->Create({.img_uuid = img,
+                          .vol_uuid = NewUuid(),
+                          .capacity = 1 << 30,
+                          .format = VolumeFormat::kRaw,
+                          .allocation = Allocation::kSparse})
+            .storage_code() == 231);
+  CHECK(volumes_->Create({.img_uuid = img,
+                          .vol_uuid = NewUuid(),
+                          .capacity = 1 << 30,
+                          .src_vol_uuid = NewUuid()})
+            .storage_code() == 201);
+  CHECK(volumes_->ExtendLv(NewUuid(), 256).status().code() ==
+        Code::kNotFound);
+  no_volume_lvs();
+
+  // The metadata LV's device fails writes mid-create (EIO from dmemu): the
+  // LV is rolled back.
+  auto meta_name = dm::LvDeviceName(sd_, "metadata");
+  REQUIRE(meta_name.ok());
+  dm::UserDeviceMapper& dm_a = host_.daemons[0]->dm();
+  REQUIRE(dm_a.SetFaults(*meta_name, {.write_error = true}).ok());
+  Status eio = volumes_->Create({.img_uuid = img,
+                                 .vol_uuid = NewUuid(),
+                                 .capacity = 1 << 30,
+                                 .initial_size = 64 * kMiB});
+  INFO(eio.ToString());
+  CHECK_FALSE(eio.ok());
+  REQUIRE(dm_a.ClearFaults(*meta_name).ok());
+  no_volume_lvs();
+  // The storage is back: the next create works and takes slot 1.
+  const std::string vol = NewUuid();
+  CreateVolume(img, vol);
+  auto info = volumes_->GetInfo(img, vol);
+  REQUIRE(info.ok());
+  CHECK(info->slot == 1);
 }
 
 }  // namespace
