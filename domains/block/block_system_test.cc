@@ -387,6 +387,11 @@ TEST_CASE_METHOD(BlockSan, "block domain: recovery of interrupted operations",
   CreateVolume(img2, base);
   CreateVolume(img2, top, base, std::nullopt);
   REQUIRE(volumes_->SetRole(img2, base, VolumeRole::kLeaf).ok());
+  // 5. A PU_ tag that disagrees with the slot (the slot wins).
+  const std::string bogus = NewUuid();
+  REQUIRE(cache_.LvChangeTags(sd_, top,
+                              {.add = {"PU_" + bogus}, .del = {"PU_" + base}})
+              .ok());
 
   auto report = volumes_->Recover();
   INFO(report.status().ToString());
@@ -402,6 +407,11 @@ TEST_CASE_METHOD(BlockSan, "block domain: recovery of interrupted operations",
   auto base_info = volumes_->GetInfo(img2, base);
   REQUIRE(base_info.ok());
   CHECK(base_info->metadata.role == VolumeRole::kInternal);
+  auto top_lv = cache_.GetLv(sd_, top);
+  REQUIRE(top_lv.ok());
+  auto top_tags = ParseVolumeLvTags(top_lv->tags);
+  REQUIRE(top_tags.ok());
+  CHECK(top_tags->parent == base);
   // Nothing left to do the second time.
   auto again = volumes_->Recover();
   REQUIRE(again.ok());

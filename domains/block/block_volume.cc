@@ -624,6 +624,20 @@ Result<std::vector<std::string>> BlockVolumes::Recover() {
                            std::string(md.status().message()));
           break;
         }
+        if (md->image != tags->image) {
+          // Not ours to decide: a stale slot or damage. Left for a human.
+          report.push_back("problem " + lv.name + ": slot " +
+                           std::to_string(tags->slot) +
+                           " holds metadata of image " + md->image);
+          break;
+        }
+        if (md->parent != tags->parent) {
+          // The slot wins (an HSM may have rewritten it after a live
+          // merge); the SPM syncs the PU_ tag.
+          ASSIGN_OR_RETURN(TagChange change, ReparentChange(*tags, md->parent));
+          RETURN_IF_ERROR(lvm.LvChangeTags(vg_, lv.name, ToLvm(change)));
+          report.push_back("synced parent tag of " + lv.name);
+        }
         images[tags->image][lv.name] = std::move(*md);
         slot_of[lv.name] = tags->slot;
         break;

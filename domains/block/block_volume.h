@@ -137,7 +137,11 @@ class BlockVolumes {
   // OVIRT_VOL_INITIALIZING LVs removed; tagged LVs whose slot is cleared
   // removed (create interrupted before its commit point); _remove_me_ LVs
   // removed, _remove_me_ZERO_ ones queued for zeroing; slots owned by no LV
-  // cleared; roles repaired (volume_chain ExpectedRoles). Returns what it did.
+  // cleared (so a free slot is always clear and a cleared slot under a
+  // tagged LV always means "not committed"); a PU_ tag that disagrees with
+  // the slot's PUUID synced to it; roles repaired (volume_chain
+  // ExpectedRoles). A slot holding another image's metadata is reported,
+  // not touched. Returns one line per action.
   Result<std::vector<std::string>> Recover();
 
   // Stops the running zeroing job (it is resumed by Recover later).
