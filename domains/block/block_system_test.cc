@@ -29,6 +29,7 @@
 #include "domains/block/lvm_cache.h"
 #include "domains/dm/dm_names.h"
 #include "domains/qemu_img.h"
+#include "lease/fake_sanlock.h"
 #include "tools/dmemu/daemon_fixture.h"
 
 namespace sanpool::block {
@@ -138,8 +139,9 @@ class BlockSan {
     INFO(domain.status().ToString());
     REQUIRE(domain.ok());
     domain_ = *std::move(domain);
-    volumes_ = std::make_unique<BlockVolumes>(*domain_, qemu_img_, *locks_,
-                                              runner_);
+    volumes_ = std::make_unique<BlockVolumes>(
+        *domain_, qemu_img_, *locks_, runner_,
+        BlockVolumesOptions{.sanlock = &sanlock_});
     images_ = std::make_unique<BlockImages>(*domain_, *volumes_, *locks_,
                                             host_.dir + "/run");
   }
@@ -199,6 +201,8 @@ class BlockSan {
   lvm::Lvm lvm_{runner_, {}};
   lvm::LvmCache cache_{lvm_, {}};
   QemuImg qemu_img_{runner_};
+  lease::FakeSanlockCluster sanlock_cluster_{clock_};
+  lease::FakeSanlock sanlock_{sanlock_cluster_};
   std::unique_ptr<Activator> activator_a_, activator_b_;
   BlockDomainDeps deps_;
   std::unique_ptr<BlockDomain> domain_;
@@ -243,6 +247,8 @@ TEST_CASE_METHOD(BlockSan, "block domain: create, thin volume, ENOSPC, extend, "
   CHECK(vinfo->slot == 1);
   CHECK(vinfo->lease.offset == 101 * kMiB);
   CHECK(vinfo->status == "OK");
+  // The volume's sanlock resource was formatted at (100 + slot) x 1 MiB.
+  CHECK(sanlock_cluster_.Peek({vinfo->lease.path, 101 * kMiB}).ok());
 
   auto prepared = images_->Prepare(img, vol1, IllegalVolumes::kRefuse);
   INFO(prepared.status().ToString());

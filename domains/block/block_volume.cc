@@ -204,7 +204,14 @@ Status BlockVolumes::CreateLocked(const CreateVolumeParams& params) {
       RETURN_IF_ERROR(made);
       RETURN_IF_ERROR(unmapped);
     }
-    return CommitLocked(params, md, &slot);
+    RETURN_IF_ERROR(CommitLocked(params, md, &slot));
+    if (options_.sanlock == nullptr) return Status::Ok();
+    ASSIGN_OR_RETURN(VolumeLease lease, Lease(slot));
+    return options_.sanlock->WriteResource(
+        {.lockspace = vg_,
+         .name = params.vol_uuid,
+         .disk = {.path = lease.path, .offset = lease.offset},
+         .geometry = {.block_size = 512, .alignment = domain_.alignment()}});
   };
   if (Status s = body(); !s.ok()) {
     MutexLock lock(slot_mu_);

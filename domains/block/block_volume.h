@@ -12,8 +12,10 @@
 //      one lvchange drops the initializing tag and adds MD_/PU_/IU_;
 //   5. the slot's metadata is written: the COMMIT POINT (a tagged LV whose
 //      slot is cleared is an interrupted create: Recover removes it);
-//   6. a parent in the same image is marked INTERNAL.
-// A failure in 2-5 removes the LV (and clears the slot).
+//   6. the volume's sanlock resource is formatted at (100 + slot) x
+//      alignment of `leases` (when a Sanlock is given);
+//   7. a parent in the same image is marked INTERNAL.
+// A failure in 2-6 removes the LV (and clears the slot).
 //
 // Deletion: checks (volume_chain), ILLEGAL in the slot, IU_ retagged to
 // IU__remove_me_ (or _remove_me_ZERO_ when zeroing was asked), then
@@ -52,6 +54,7 @@
 #include "domains/file/image_locks.h"
 #include "domains/formats/volume_metadata.h"
 #include "domains/qemu_img.h"
+#include "lease/sanlock.h"
 
 namespace sanpool::block {
 
@@ -96,6 +99,10 @@ struct BlockVolumesOptions {
   std::string blkdiscard = "blkdiscard";
   uint64_t zero_step_bytes = 32 * kMiB;
   uint64_t chunk_mib = kDefaultChunkMib;
+  // When set, Create formats the volume's sanlock resource (step 5 of
+  // doc/formats/block-domain.md "Creating a volume") after the commit; a
+  // failure rolls the volume back. Must outlive the BlockVolumes.
+  lease::Sanlock* sanlock = nullptr;
 };
 
 class BlockVolumes {
