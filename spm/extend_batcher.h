@@ -1,0 +1,129 @@
+// ExtendBatcher: the SPM's queue of LV extends, grouped per domain (VG).
+//
+// Every extend the SPM runs, whether asked locally (Volume.extend on the
+// SPM) or through the mailbox, goes through here:
+//
+//   ExtendBatcher batcher(extender, role, clock, {.concurrency = 8});
+//   batcher.Submit(request, [](const Result<uint64_t>& size,
+//                              SteadyTime started, SteadyTime finished) {...});
+//   Result<uint64_t> size = batcher.ExtendNow(request);  // blocks
+//
+// Scheduling: requests queue per domain. At most one Extender call runs per
+// domain at a time (real lvm takes the VG lock for each lvextend: running
+// more at once only queues them inside lvm), and up to `concurrency`
+// domains are served at once. While a domain's call runs, new requests for
+// it accumulate and the next call takes them all (at most `max_batch`), so
+// a burst of 60 requests costs as many calls as the Extender needs, not 60
+// waits for a free worker. Requests for the same volume in one batch are
+// coalesced: the largest target is asked, every caller gets the result.
+//
+// Role: each call is preceded by role.IsSpm(); when this host is no longer
+// the SPM the whole batch fails with NotSpmError() (654) and nothing is
+// extended, so a host that lost the role never runs lvm as the SPM.
+//
+// Completion: `done` runs exactly once per Submit, on a batcher thread (or
+// inline with kUnavailable after Shutdown), with the size the Extender
+// reported (>= the request's target) or the error; a size below the target
+// becomes kInternal. `started`/`finished` bracket the Extender call (both
+// the submit time when it never ran). `done` must not call Shutdown().
+//
+// Thread-safety: all methods may be called from any thread.
+#ifndef SANPOOL_SPM_EXTEND_BATCHER_H_
+#define SANPOOL_SPM_EXTEND_BATCHER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "mailbox/host_mailbox.h"
+#include "spm/extender.h"
+#include "spm/role.h"
+
+namespace sanpool::spm {
+
+struct ExtendBatcherOptions {
+  int concurrency = 8;     // domains served at once (mailbox.spm_concurrency)
+  size_t max_batch = 64;   // requests per Extender call
+};
+
+struct ExtendBatcherStats {
+  uint64_t requests = 0;   // completed Submits
+  uint64_t batches = 0;    // Extender calls
+  uint64_t volumes = 0;    // volumes passed to the Extender
+  uint64_t coalesced = 0;  // requests that shared a volume with another
+  uint64_t not_spm = 0;    // batches refused because the role was gone
+  size_t largest_batch = 0;
+};
+
+using BatchDone = std::function<void(const Result<uint64_t>& size,
+                                     SteadyTime started, SteadyTime finished)>;
+
+class ExtendBatcher {
+ public:
+  // References must outlive the batcher. Starts `concurrency` threads.
+  // REQUIRES: concurrency >= 1, max_batch >= 1.
+  ExtendBatcher(Extender& extender, const SpmRole& role, Clock& clock,
+                ExtendBatcherOptions options);
+  // Shutdown().
+  ~ExtendBatcher();
+  ExtendBatcher(const ExtendBatcher&) = delete;
+  ExtendBatcher& operator=(const ExtendBatcher&) = delete;
+
+  // Queues an extend of request.volume_uuid in request.domain_uuid to
+  // request.target_bytes. Never blocks on storage.
+  void Submit(const mailbox::ExtendRequest& request, BatchDone done)
+      EXCLUDES(mu_);
+  // Submit and wait: the size reached or the error. Blocks.
+  Result<uint64_t> ExtendNow(const mailbox::ExtendRequest& request)
+      EXCLUDES(mu_);
+
+  // Fails queued requests with kCancelled, waits for running calls, joins
+  // the threads. Later Submits fail inline with kUnavailable. Idempotent
+  // (a second call returns at once).
+  void Shutdown() EXCLUDES(mu_);
+
+  ExtendBatcherStats stats() const EXCLUDES(mu_);
+
+ private:
+  struct Item {
+    mailbox::ExtendRequest request;
+    BatchDone done;
+    SteadyTime submitted;
+  };
+  struct DomainQueue {
+    std::deque<Item> items;
+    bool running = false;
+    bool ready = false;  // listed in ready_
+  };
+
+  void Worker() EXCLUDES(mu_);
+  // Runs one batch of `domain` (mu_ not held) and completes its items.
+  void RunBatch(const std::string& domain, std::vector<Item> items)
+      EXCLUDES(mu_);
+  void MarkReady(const std::string& domain, DomainQueue& q) REQUIRES(mu_);
+
+  Extender& extender_;
+  const SpmRole& role_;
+  Clock& clock_;
+  const ExtendBatcherOptions options_;
+
+  mutable Mutex mu_;
+  CondVar work_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::map<std::string, DomainQueue> domains_ GUARDED_BY(mu_);
+  std::deque<std::string> ready_ GUARDED_BY(mu_);  // round robin
+  ExtendBatcherStats stats_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;  // set in the constructor only
+};
+
+}  // namespace sanpool::spm
+
+#endif  // SANPOOL_SPM_EXTEND_BATCHER_H_

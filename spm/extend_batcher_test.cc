@@ -1,0 +1,113 @@
+#include "spm/extend_batcher.h"
+
+#include <catch2/catch.hpp>
+
+#include "base/clock.h"
+#include "spm/extend_test_util.h"
+
+namespace sanpool::spm {
+namespace {
+
+using testing::ExtendFixture;
+using testing::FakeExtender;
+using testing::FakeVg;
+using testing::kGiB;
+
+// Returns one result too few: a broken Extender.
+class ShortExtender final : public Extender {
+ public:
+  std::vector<Result<uint64_t>> ExtendVolumes(
+      const std::string&, const std::vector<VolumeTarget>& v) override {
+    return std::vector<Result<uint64_t>>(v.size() - 1, uint64_t{1});
+  }
+};
+
+// Reports success with a size below the target.
+class LyingExtender final : public Extender {
+ public:
+  std::vector<Result<uint64_t>> ExtendVolumes(
+      const std::string&, const std::vector<VolumeTarget>& v) override {
+    return std::vector<Result<uint64_t>>(v.size(), uint64_t{1});
+  }
+};
+
+mailbox::ExtendRequest Request(int volume, uint64_t target) {
+  return ExtendFixture::Request(volume, target);
+}
+
+TEST_CASE("batcher extends and reports the size") {
+  FakeVg vg;
+  FakeExtender extender(vg);
+  FakeSpmRole role(true);
+  SystemClock clock;
+  ExtendBatcher batcher(extender, role, clock, {});
+  Result<uint64_t> size = batcher.ExtendNow(Request(1, 2 * kGiB));
+  REQUIRE(size.ok());
+  CHECK(*size == 2 * kGiB);
+  REQUIRE(extender.calls().size() == 1);
+  CHECK(extender.calls()[0][0].image_uuid == Request(1, 0).image_uuid);
+}
+
+TEST_CASE("batcher refuses every request once the role is gone") {
+  FakeVg vg;
+  FakeExtender extender(vg);
+  FakeSpmRole role(false);
+  SystemClock clock;
+  ExtendBatcher batcher(extender, role, clock, {});
+  Result<uint64_t> size = batcher.ExtendNow(Request(1, kGiB));
+  REQUIRE_FALSE(size.ok());
+  CHECK(size.status().storage_code() == 654);
+  CHECK(extender.calls().empty());
+  CHECK(batcher.stats().not_spm == 1);
+}
+
+TEST_CASE("batcher turns a broken extender's answers into errors") {
+  FakeSpmRole role(true);
+  SystemClock clock;
+  SECTION("wrong number of results") {
+    ShortExtender extender;
+    ExtendBatcher batcher(extender, role, clock, {});
+    CHECK(batcher.ExtendNow(Request(1, kGiB)).status().code() ==
+          Code::kInternal);
+  }
+  SECTION("size below the target") {
+    LyingExtender extender;
+    ExtendBatcher batcher(extender, role, clock, {});
+    CHECK(batcher.ExtendNow(Request(1, kGiB)).status().code() ==
+          Code::kInternal);
+  }
+}
+
+TEST_CASE("batcher: Shutdown cancels what is queued, later calls fail") {
+  FakeVg vg;
+  FakeExtender extender(vg);
+  FakeSpmRole role(true);
+  SystemClock clock;
+  ExtendBatcher batcher(extender, role, clock, {.concurrency = 1});
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    entered.set_value();
+    released.wait();
+  });
+  std::promise<Status> first, second;
+  batcher.Submit(Request(1, kGiB),
+                 [&](const Result<uint64_t>& r, SteadyTime, SteadyTime) {
+                   first.set_value(r.status());
+                 });
+  entered.get_future().wait();
+  batcher.Submit(Request(2, kGiB),
+                 [&](const Result<uint64_t>& r, SteadyTime, SteadyTime) {
+                   second.set_value(r.status());
+                 });
+  std::thread stopper([&] { batcher.Shutdown(); });
+  CHECK(second.get_future().get().code() == Code::kCancelled);
+  release.set_value();
+  stopper.join();
+  CHECK(first.get_future().get().ok());  // the running call finished
+  CHECK(batcher.ExtendNow(Request(3, kGiB)).status().code() ==
+        Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace sanpool::spm

@@ -1,0 +1,241 @@
+#include "spm/extend_service.h"
+
+#include <catch2/catch.hpp>
+#include <atomic>
+#include <future>
+#include <vector>
+
+#include "spm/extend_test_util.h"
+
+namespace sanpool::spm {
+namespace {
+
+using testing::ExtendFixture;
+using testing::kGiB;
+using testing::TestHost;
+
+bool Ordered(const ExtendTimings& t) {
+  return t.queued <= t.sent && t.sent <= t.answered &&
+         t.answered <= t.extended && t.extended <= t.reloaded;
+}
+
+TEST_CASE("on the SPM an extend runs directly and refreshes the mapping") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, /*spm=*/true);
+  auto done = spm.service->Extend(f.Request(1, 3 * kGiB));
+  REQUIRE(f.DriveReady(done));
+  ExtendResult r = done.get();
+  INFO(r.status.ToString());
+  CHECK(r.status.ok());
+  CHECK(r.path == ExtendPath::kLocal);
+  CHECK(r.size_bytes == 3 * kGiB);
+  CHECK(f.mb.vg.Size(r.request.volume_uuid) == 3 * kGiB);
+  CHECK(spm.refresher->count() == 1);
+  CHECK(Ordered(r.timings));
+  CHECK(r.timings.reloaded != SteadyTime{});
+  CHECK(f.notified.load() == 1);
+  // The SPM also serves the mailbox.
+  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+}
+
+TEST_CASE("a host that is not SPM goes through the mailbox") {
+  ExtendFixture f;
+  f.mb.StartSpm({1, 2});  // the SPM engine, over the fake VG
+  TestHost& host = f.StartHost(2, /*spm=*/false);
+  auto done = host.service->Extend(f.Request(7, 5 * kGiB));
+  REQUIRE(f.DriveReady(done));
+  ExtendResult r = done.get();
+  INFO(r.status.ToString());
+  CHECK(r.status.ok());
+  CHECK(r.path == ExtendPath::kMailbox);
+  CHECK(r.size_bytes == 5 * kGiB);
+  CHECK(host.extender->calls().empty());  // never extends itself
+  CHECK(host.refresher->count() >= 1);
+  CHECK(r.timings.sent != SteadyTime{});
+  CHECK(r.timings.answered != SteadyTime{});
+  CHECK(Ordered(r.timings));
+  CHECK_FALSE(host.service->ServingMailbox());
+}
+
+TEST_CASE("two services: the SPM one serves the other's requests") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, true);
+  TestHost& host = f.StartHost(2, false);
+  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+  auto done = host.service->Extend(f.Request(3, 2 * kGiB));
+  REQUIRE(f.DriveReady(done));
+  ExtendResult r = done.get();
+  CHECK(r.status.ok());
+  CHECK(r.path == ExtendPath::kMailbox);
+  CHECK(spm.extender->calls().size() == 1);
+  CHECK(f.mb.vg.Size(r.request.volume_uuid) == 2 * kGiB);
+}
+
+TEST_CASE("VG full is an error to the caller, local and remote") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, true);
+  TestHost& host = f.StartHost(2, false);
+  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+  f.mb.vg.SetFree(1 * kGiB);
+
+  auto local = spm.service->Extend(f.Request(1, 4 * kGiB));
+  REQUIRE(f.DriveReady(local));
+  ExtendResult l = local.get();
+  CHECK(l.status.code() == Code::kResourceExhausted);
+  CHECK(l.path == ExtendPath::kLocal);
+  CHECK(spm.refresher->count() == 0);
+
+  auto remote = host.service->Extend(f.Request(2, 4 * kGiB));
+  REQUIRE(f.DriveReady(remote));
+  ExtendResult r = remote.get();
+  CHECK(r.status.code() == Code::kResourceExhausted);
+  CHECK(r.path == ExtendPath::kMailbox);
+  CHECK(f.mb.vg.Size(r.request.volume_uuid) == 0);
+  CHECK(host.service->stats().failed == 1);
+}
+
+TEST_CASE("a failed refresh fails the request") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, true);
+  spm.refresher->set_fail(true);
+  auto done = spm.service->Extend(f.Request(1, kGiB));
+  REQUIRE(f.DriveReady(done));
+  CHECK(done.get().status.code() == Code::kUnavailable);
+}
+
+TEST_CASE("bad requests and a stopped service fail inline") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, true);
+  mailbox::ExtendRequest bad = f.Request(1, kGiB);
+  bad.volume_uuid = "../etc";
+  auto r = spm.service->Extend(bad);
+  REQUIRE(r.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK(r.get().status.code() == Code::kInvalidArgument);
+  auto zero = spm.service->Extend(f.Request(1, 0));
+  CHECK(zero.get().status.code() == Code::kInvalidArgument);
+  spm.service->Stop();
+  auto late = spm.service->Extend(f.Request(1, kGiB));
+  REQUIRE(late.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK(late.get().status.code() == Code::kUnavailable);
+}
+
+TEST_CASE("Stop cancels requests still waiting for an SPM") {
+  ExtendFixture f;
+  TestHost& host = f.StartHost(2, false);  // nobody serves the mailbox
+  auto done = host.service->Extend(f.Request(1, kGiB));
+  f.Drive([&] { return host.service->ClockThreads() == 2; });
+  host.service->Stop();
+  REQUIRE(done.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  CHECK(done.get().status.code() == Code::kCancelled);
+}
+
+TEST_CASE("a burst on the SPM is served in batches per VG") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, true, [](ExtendServiceOptions& o) {
+    o.spm_concurrency = 2;
+  });
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  std::vector<std::future<ExtendResult>> done;
+  done.push_back(spm.service->Extend(f.Request(1, kGiB)));
+  entered.get_future().wait();  // the first batch runs alone
+  for (int i = 2; i <= 100; ++i) {
+    done.push_back(spm.service->Extend(f.Request(i, kGiB)));
+    // A duplicate of a queued request shares its batch.
+    if (i == 2) done.push_back(spm.service->Extend(f.Request(2, 2 * kGiB)));
+  }
+  release.set_value();
+  for (auto& d : done) REQUIRE(f.DriveReady(d));
+  for (auto& d : done) CHECK(d.get().status.ok());
+  ExtendBatcherStats b = spm.service->stats().batcher;
+  CHECK(b.batches == 3);  // 1, then 64 (2, 2 again, 3..64), then 65..100
+  CHECK(b.largest_batch == 64);
+  CHECK(b.requests == 101);
+  CHECK(b.coalesced == 1);
+  CHECK(f.mb.vg.Size(f.Request(2, 0).volume_uuid) == 2 * kGiB);
+}
+
+TEST_CASE("more than 63 concurrent requests from one host all complete") {
+  ExtendFixture f;
+  TestHost& spm = f.StartHost(1, true);
+  TestHost& host = f.StartHost(2, false);
+  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+  std::vector<std::future<ExtendResult>> done;
+  for (int i = 1; i <= 80; ++i) {
+    done.push_back(host.service->Extend(f.Request(i, uint64_t(i) * kGiB)));
+  }
+  for (auto& d : done) REQUIRE(f.DriveReady(d));
+  int i = 1;
+  for (auto& d : done) {
+    ExtendResult r = d.get();
+    INFO(i << ": " << r.status.ToString());
+    CHECK(r.status.ok());
+    CHECK(r.size_bytes == uint64_t(i) * kGiB);
+    ++i;
+  }
+  CHECK(host.service->stats().remote == 80);
+}
+
+TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
+  ExtendFixture f;
+  TestHost& a = f.StartHost(1, true);
+  TestHost& b = f.StartHost(2, false);
+  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+
+  // A's first extend (B's request X) blocks inside lvextend.
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  auto x = b.service->Extend(f.Request(1, 3 * kGiB));
+  auto entered_f = entered.get_future();
+  REQUIRE(f.Drive([&] {
+    return entered_f.wait_for(std::chrono::seconds(0)) ==
+           std::future_status::ready;
+  }));
+  // A local request on A queues behind X in the same VG.
+  auto y = a.service->Extend(f.Request(2, 4 * kGiB));
+
+  // A loses the role, B gains it. B's new SPM mailbox re-serves X.
+  a.SetSpm(false);
+  b.SetSpm(true);
+  REQUIRE(f.Drive([&] { return b.service->ServingMailbox(); }));
+  REQUIRE(f.DriveReady(x));
+  ExtendResult rx = x.get();
+  INFO(rx.status.ToString());
+  CHECK(rx.status.ok());
+  CHECK(rx.path == ExtendPath::kMailbox);
+
+  // A's blocked extend finishes; Y's batch is refused (not SPM) and Y is
+  // re-sent through A's mailbox to B.
+  release.set_value();
+  REQUIRE(f.DriveReady(y));
+  ExtendResult ry = y.get();
+  INFO(ry.status.ToString());
+  CHECK(ry.status.ok());
+  CHECK(ry.path == ExtendPath::kMailbox);
+  CHECK(a.service->stats().rerouted == 1);
+  REQUIRE(f.Drive([&] { return !a.service->ServingMailbox(); }));
+
+  // Absolute extends: served twice, applied once.
+  CHECK(f.mb.vg.Size(rx.request.volume_uuid) == 3 * kGiB);
+  CHECK(f.mb.vg.Size(ry.request.volume_uuid) == 4 * kGiB);
+  CHECK(f.mb.vg.CallsFor(rx.request.volume_uuid) >= 2);
+  CHECK(a.service->stats().batcher.not_spm == 1);
+  CHECK(a.service->stats().spm_stops == 1);
+}
+
+}  // namespace
+}  // namespace sanpool::spm
