@@ -440,8 +440,8 @@ Status BlockVolumes::FinishRemoval(const std::string& vol, int slot,
   return RemoveLv(vol, slot);
 }
 
-// REQUIRES: slot_mu_ held by the caller, so that no create picks the slot
-// between lvremove (which frees it) and the clear.
+// slot_mu_ is held so that no create picks the slot between lvremove (which
+// frees it) and the clear.
 Status BlockVolumes::RemoveLv(const std::string& vol, int slot) {
   RETURN_IF_ERROR(domain_.deps().activator->ForceDeactivate(vg_, vol));
   RETURN_IF_ERROR(
@@ -487,16 +487,18 @@ Status BlockVolumes::LastZeroingError() const {
 }
 
 void BlockVolumes::ZeroWorker() {
-  MutexLock lock(mu_);
   while (true) {
-    while (!stopping_ && zero_queue_.empty()) changed_.Wait(mu_);
-    if (stopping_) return;
-    ZeroJob job = zero_queue_.front();
-    zero_queue_.pop_front();
-    zero_running_ = job.vol;
+    ZeroJob job;
     CancellationSource cancel;
-    zero_cancel_ = &cancel;
-    mu_.Unlock();
+    {
+      MutexLock lock(mu_);
+      while (!stopping_ && zero_queue_.empty()) changed_.Wait(mu_);
+      if (stopping_) return;
+      job = zero_queue_.front();
+      zero_queue_.pop_front();
+      zero_running_ = job.vol;
+      zero_cancel_ = &cancel;
+    }
     Status s = ZeroLv(job.vol, cancel.Token());
     if (s.ok()) {
       MutexLock slot_lock(slot_mu_);
@@ -506,7 +508,7 @@ void BlockVolumes::ZeroWorker() {
       log::Warning("block-volume", "zeroing did not finish",
                    {{"sd", vg_}, {"vol", job.vol}, {"error", s.ToString()}});
     }
-    mu_.Lock();
+    MutexLock lock(mu_);
     zero_cancel_ = nullptr;
     zero_running_.clear();
     if (!s.ok()) zero_error_ = s;

@@ -182,10 +182,11 @@ class BlockVolumes {
  private:
   Status CreateLocked(const CreateVolumeParams& params);
   Status CommitLocked(const CreateVolumeParams& params,
-                      const formats::VolumeMetadata& md, int* slot);
+                      const formats::VolumeMetadata& md, int* slot)
+      EXCLUDES(slot_mu_);
   Result<std::vector<std::string>> ChildrenLocked(std::string_view img,
                                                   std::string_view vol);
-  Status RemoveLv(const std::string& vol, int slot);
+  Status RemoveLv(const std::string& vol, int slot) REQUIRES(slot_mu_);
   Status ZeroLv(const std::string& vol, const CancellationToken& cancel);
   void ZeroWorker() EXCLUDES(mu_);
   void QueueZeroing(const std::string& vol, int slot) EXCLUDES(mu_);
