@@ -489,5 +489,50 @@ TEST_CASE_METHOD(BlockSan, "block domain: bad input leaves no half-made volume",
   CHECK(info->slot == 1);
 }
 
+TEST_CASE_METHOD(BlockSan, "block domain: zeroing is cancellable and resumes",
+                 "[system]") {
+  if (skip_) {
+    WARN("skipped: needs root (loop devices, lvm2, FUSE)");
+    return;
+  }
+  CreateDomain();
+  const std::string img = NewUuid(), vol = NewUuid();
+  CreateVolume(img, vol);
+  auto slot = volumes_->GetInfo(img, vol);
+  REQUIRE(slot.ok());
+  // Slow writes on the volume's mapping so the job is still running when it
+  // is cancelled (a shared reference keeps the mapping and its faults).
+  REQUIRE(activator_a_->Activate(sd_, vol, LockMode::kShared).ok());
+  auto name = dm::LvDeviceName(sd_, vol);
+  REQUIRE(name.ok());
+  dm::UserDeviceMapper& dm_a = host_.daemons[0]->dm();
+  REQUIRE(dm_a.SetFaults(*name, {.write_delay_ms = 20}).ok());
+  REQUIRE(volumes_->Delete(img, vol, PostZero::kYes).ok());
+  CHECK(volumes_->PendingZeroing() == std::vector<std::string>{vol});
+  volumes_->CancelZeroing();
+  volumes_->WaitForZeroing();
+  CHECK(volumes_->LastZeroingError().code() == Code::kCancelled);
+  // Not zeroed: the LV keeps its extents and its ZERO mark.
+  auto lv = cache_.GetLv(sd_, vol);
+  REQUIRE(lv.ok());
+  auto tags = ParseVolumeLvTags(lv->tags);
+  REQUIRE(tags.ok());
+  CHECK(tags->state == LvState::kZeroing);
+  CHECK(domain_->GetImages()->empty());
+
+  REQUIRE(dm_a.ClearFaults(*name).ok());
+  REQUIRE(activator_a_->Deactivate(sd_, vol, LockMode::kShared).ok());
+  // The next start (Recover on a fresh BlockVolumes) finishes it.
+  volumes_.reset();
+  volumes_ = std::make_unique<BlockVolumes>(*domain_, qemu_img_, *locks_,
+                                            runner_);
+  auto report = volumes_->Recover();
+  REQUIRE(report.ok());
+  volumes_->WaitForZeroing();
+  CHECK(volumes_->LastZeroingError().ok());
+  CHECK(cache_.GetLv(sd_, vol).status().code() == Code::kNotFound);
+  CHECK(domain_->ReadSlot(slot->slot).status().storage_code() == 757);
+}
+
 }  // namespace
 }  // namespace sanpool::block
