@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <set>
 
 #include "agent/json_params.h"
 #include "agent/notifications.h"
@@ -48,6 +49,8 @@ class StorageFixture {
         tasks_(clock_, {.threads = 2}, [this](const spm::TaskRecord& r) {
           publish_(r);
           MutexLock lock(mu_);
+          // After the notification went out, so Wait() sees both.
+          if (r.state == spm::TaskState::kFinished) finished_.insert(r.id);
           cv_.SignalAll();
         }),
         hub_(clock_),
@@ -104,7 +107,7 @@ class StorageFixture {
   json::object Wait(const std::string& id) {
     {
       MutexLock lock(mu_);
-      while (tasks_.Get(id)->state != spm::TaskState::kFinished) cv_.Wait(mu_);
+      while (finished_.count(id) == 0) cv_.Wait(mu_);
     }
     auto status = Call("Task.getStatus", {{"taskID", id}});
     REQUIRE(status.ok());
@@ -123,6 +126,7 @@ class StorageFixture {
   DomainRegistry domains_;
   Mutex mu_;
   CondVar cv_;
+  std::set<std::string> finished_ GUARDED_BY(mu_);
   spm::TaskManager tasks_;
   NotificationHub hub_;
   spm::TaskManager::StateCallback publish_;

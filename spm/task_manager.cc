@@ -259,18 +259,32 @@ Status TaskManager::Clear(std::string_view id) {
 }
 
 void TaskManager::Shutdown() {
-  std::vector<std::string> unfinished;
+  // Every unfinished task is marked stopped in one step before any token is
+  // cancelled, so a worker freed by one cancellation cannot start a queued
+  // job that is about to be stopped.
+  std::vector<std::shared_ptr<Task>> to_cancel;
   {
-    MutexLock lock(mu_);
-    shut_down_ = true;
-    for (const auto& [id, task] : tasks_) {
-      if (!IsDone(task->record.state)) unfinished.push_back(id);
+    MutexLock notify(notify_mu_);
+    std::vector<TaskRecord> snapshots;
+    {
+      MutexLock lock(mu_);
+      shut_down_ = true;
+      for (const auto& [id, task] : tasks_) {
+        TaskRecord& r = task->record;
+        if (IsDone(r.state)) continue;
+        to_cancel.push_back(task);
+        if (!r.stop_requested) {
+          r.stop_requested = true;
+          r.state = TaskState::kAborting;
+          snapshots.push_back(r);
+        }
+      }
+    }
+    if (on_state_change_) {
+      for (const TaskRecord& r : snapshots) on_state_change_(r);
     }
   }
-  for (const std::string& id : unfinished) {
-    // Finished meanwhile: 410, nothing to stop.
-    (void)Stop(id);
-  }
+  for (const auto& task : to_cancel) task->cancel.Cancel();
   pool_.Shutdown();
 }
 
