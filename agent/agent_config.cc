@@ -84,6 +84,20 @@ ConfigSchema AgentConfigSchema() {
                 "running at the next one reports the domain invalid "
                 "(read timeout)",
                 seconds(1), std::chrono::hours(1))
+      .Bool("spm.auto", true,
+            "Contend for the SPM role (the pool's SDM lease) automatically "
+            "whenever it is free, so the pool keeps an SPM without an engine")
+      .Int("spm.backoff_max_ms", 1000, 0, 60000,
+           "Upper bound of the random wait (milliseconds) before contending "
+           "for a free SDM lease; spreads hosts that see it free together")
+      .Int("sanlock.io_timeout_s", 10, 1, 60,
+           "sanlock io_timeout (seconds) given to new lockspaces; every "
+           "lease timeout derives from it (lease/timeouts.h): joins take "
+           "about 2-5x, a dead host's leases are free after 8x + 60 s")
+      .Path("agent.state_file", "/var/lib/sanpool/pool.state",
+            "Local pool membership (pool, host id, master domain, master "
+            "version), restored at start so the agent rejoins its pool; "
+            "removed by StoragePool.disconnect")
       .Enum("log.level", "info", {"debug", "info", "warning", "error"},
             "Lowest level logged");
   return s;
@@ -116,6 +130,11 @@ Result<AgentConfig> AgentConfigFrom(const Config& config) {
   out.storage.repository = config.GetPath("storage.repository");
   out.storage.run_dir = config.GetPath("storage.run_dir");
   out.monitor.interval = Millis(config, "monitor.interval_s");
+  out.pool.spm_auto = config.GetBool("spm.auto");
+  out.pool.backoff_max =
+      std::chrono::milliseconds(config.GetInt("spm.backoff_max_ms"));
+  out.pool.io_timeout_s = static_cast<int>(config.GetInt("sanlock.io_timeout_s"));
+  out.pool.state_file = config.GetPath("agent.state_file");
   if (!log::ParseLevel(config.GetEnum("log.level"), &out.log_level)) {
     return InvalidArgumentError("log.level: unknown level");
   }

@@ -40,6 +40,14 @@ struct MonitorConfig {
   std::chrono::milliseconds interval{10000};  // between checks, >= 1 s
 };
 
+// Pools, the SPM role and sanlock (sections [spm], [sanlock], [agent]).
+struct PoolConfig {
+  bool spm_auto = true;                          // spm.auto
+  std::chrono::milliseconds backoff_max{1000};   // spm.backoff_max_ms
+  int io_timeout_s = 10;                         // sanlock.io_timeout_s
+  std::string state_file;                        // agent.state_file
+};
+
 struct AgentConfig {
   ServerOptions server;
   int worker_threads = 4;
@@ -48,6 +56,7 @@ struct AgentConfig {
   log::Level log_level = log::Level::kInfo;
   StorageOptions storage;
   MonitorConfig monitor;
+  PoolConfig pool;
 };
 
 // Reads the values and checks rules that span keys. Errors (kInvalidArgument,

@@ -28,6 +28,7 @@
 #include "agent/metrics.h"
 #include "agent/monitor_methods.h"
 #include "agent/notifications.h"
+#include "agent/pool_methods.h"
 #include "agent/rpc_dispatcher.h"
 #include "agent/server.h"
 #include "agent/storage_methods.h"
@@ -45,8 +46,11 @@
 #include "domains/file/image_copy.h"
 #include "domains/monitor/domain_monitor.h"
 #include "domains/qemu_img.h"
+#include "lease/sanlock_lib.h"
 #include "domains/storage_server.h"
 #include "spm/role.h"
+#include "spm/spm.h"
+#include "spm/storage_pool.h"
 #include "spm/task_manager.h"
 
 namespace sanpool::agent {
@@ -145,6 +149,7 @@ struct Components {
   std::unique_ptr<Metrics> metrics;
   Server* server = nullptr;
   StorageServices storage;  // filled in once the config is loaded
+  PoolServices pool;        // likewise
   monitor::DomainMonitor* monitor = nullptr;
   StorageServer* storage_server = nullptr;
   Env* env = nullptr;
@@ -154,6 +159,7 @@ struct Components {
 Status RegisterMethods(Components& c) {
   RETURN_IF_ERROR(RegisterStorageMethods(c.registry, &c.storage));
   RETURN_IF_ERROR(RegisterTaskMethods(c.registry, &c.storage));
+  RETURN_IF_ERROR(RegisterPoolMethods(c.registry, &c.pool));
   HostMethodsDeps deps;
   deps.requests_total = [&c] { return c.metrics ? c.metrics->TotalRequests() : 0; };
   deps.in_flight = [&c] { return c.metrics ? c.metrics->InFlight() : int64_t{0}; };
@@ -235,25 +241,48 @@ int Run(int argc, char** argv) {
   c.repository = config->storage.repository;
   c.monitor = &domain_monitor;
   // Storage: file domains under storage.repository, SPM tasks on their own
-  // pool. This host is the only writer (StandaloneRole) until pools land.
+  // pool. Metadata writes follow the SPM role (spm/role.h).
   PosixProcessRunner process_runner;
   QemuImg qemu_img(process_runner);
   StorageServer storage_server(
       *env, process_runner, {.mnt_root = config->storage.repository + "/mnt"});
   c.storage_server = &storage_server;
   ResourceManager lock_manager(clock);
-  spm::StandaloneRole spm_role;
+  // One sanlock registration per process (SANLOCK_RUN_DIR picks the
+  // daemon). The SPM role is the pool's SDM lease; it is made once the task
+  // manager exists and torn down before it.
+  lease::SanlockLib sanlock;
+  if (Status s = sanlock.Register(); !s.ok()) {
+    log::Warning("agent", "sanlock registration failed; retried on use",
+                 {{"error", s.ToString()}});
+  }
+  std::unique_ptr<spm::Spm> spm_role;
   DomainRegistry domains(
       DomainRegistryDeps{.env = env.get(), .clock = &clock, .qemu_img = &qemu_img,
                          .lock_manager = &lock_manager,
-                         .is_spm = [&spm_role] { return spm_role.IsSpm(); }},
+                         .is_spm = [&spm_role] { return spm_role && spm_role->IsSpm(); }},
       DomainRegistryOptions{.repository = config->storage.repository,
                             .run_dir = config->storage.run_dir});
   file_domain::ImageCopier copier(process_runner, lock_manager);
   // oVirt's irs:thread_pool_size. Declared after what its jobs use.
   spm::TaskManager tasks(clock, {.threads = 10, .thread_name = "spm-task"},
                          TaskStatePublisher(hub));
-  c.storage = {.domains = &domains, .role = &spm_role, .tasks = &tasks, .copier = &copier};
+  const lease::Seconds io_timeout(config->pool.io_timeout_s);
+  spm_role = std::make_unique<spm::Spm>(
+      spm::SpmDeps{.sanlock = &sanlock, .clock = &clock, .tasks = &tasks,
+                   .on_change = SpmChangePublisher(hub)},
+      spm::SpmOptions{.auto_contend = config->pool.spm_auto,
+                      .backoff_max = config->pool.backoff_max,
+                      .io_timeout = io_timeout});
+  auto storage_pool = std::make_unique<spm::StoragePool>(
+      spm::StoragePoolDeps{.env = env.get(), .clock = &clock, .sanlock = &sanlock,
+                           .domains = &domains, .monitor = &domain_monitor,
+                           .spm = spm_role.get()},
+      spm::StoragePoolOptions{.state_file = config->pool.state_file,
+                              .io_timeout = io_timeout});
+  c.storage = {.domains = &domains, .role = spm_role.get(), .tasks = &tasks,
+               .copier = &copier};
+  c.pool = {.pool = storage_pool.get(), .spm = spm_role.get(), .tasks = &tasks};
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,
                                     .max_queued = config->worker_queue});
@@ -283,6 +312,12 @@ int Run(int argc, char** argv) {
                                  {"io_threads", config->server.io_threads},
                                  {"worker_threads", config->worker_threads}});
 
+  // Rejoin the pool this host was connected to (DESIGN.md "Working without
+  // an engine").
+  if (Status s = storage_pool->Restore(); !s.ok()) {
+    log::Error("agent", "cannot restore pool membership", {{"error", s.ToString()}});
+  }
+
   signals.async_wait([](const boost::system::error_code& ec, int signo) {
     if (!ec) log::Info("agent", "signal received, shutting down", {{"signal", signo}});
   });
@@ -291,6 +326,9 @@ int Run(int argc, char** argv) {
   server.Shutdown();
   c.server = nullptr;
   pool.Shutdown();
+  c.pool = {};
+  storage_pool.reset();
+  spm_role.reset();  // as SPM: gives the role up while the tasks still exist
   tasks.Shutdown();
   c.storage = {};
   c.monitor = nullptr;
