@@ -1,0 +1,113 @@
+#include "agent/extend_methods.h"
+
+#include <future>
+#include <string>
+#include <utility>
+
+#include "agent/storage_params.h"
+
+namespace sanpool::agent {
+namespace {
+
+namespace json = boost::json;
+
+ParamSpec Uuid(std::string name, std::string description,
+               Presence presence = Presence::kRequired) {
+  return ParamSpec{.name = std::move(name),
+                   .type = ParamType::kUuid,
+                   .presence = presence,
+                   .description = std::move(description)};
+}
+
+json::value Offset(SteadyTime from, SteadyTime to) {
+  if (to == SteadyTime{}) return nullptr;
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+json::object TimingsJson(const spm::ExtendTimings& t) {
+  return {{"sent", Offset(t.queued, t.sent)},
+          {"answered", Offset(t.queued, t.answered)},
+          {"extended", Offset(t.queued, t.extended)},
+          {"reloaded", Offset(t.queued, t.reloaded)}};
+}
+
+Result<json::value> Extend(const ExtendMethodsDeps* deps,
+                           const json::object& p) {
+  if (deps->service == nullptr) {
+    return UnavailableError("extend service is not started");
+  }
+  ASSIGN_OR_RETURN(int64_t size, SizeParam(p.at("newSize"), "newSize"));
+  if (size <= 0) return InvalidArgumentError("newSize must be positive");
+  mailbox::ExtendRequest request{StringParam(p, "storagedomainID"),
+                                 StringParam(p, "imageID"),
+                                 StringParam(p, "volumeID"),
+                                 static_cast<uint64_t>(size)};
+  std::future<spm::ExtendResult> done = deps->service->Extend(request);
+  if (done.wait_for(deps->timeout) != std::future_status::ready) {
+    return Status(Code::kDeadlineExceeded,
+                  "extend still running after " +
+                      std::to_string(deps->timeout.count()) +
+                      " ms; Volume.extended will report it");
+  }
+  spm::ExtendResult result = done.get();
+  RETURN_IF_ERROR(result.status);
+  return json::value(ExtendResultJson(result));
+}
+
+}  // namespace
+
+json::object ExtendResultJson(const spm::ExtendResult& r) {
+  return {{"newSize", r.size_bytes},
+          {"path", spm::ToString(r.path)},
+          {"timings", TimingsJson(r.timings)}};
+}
+
+Status RegisterExtendMethods(MethodRegistry& registry,
+                             const ExtendMethodsDeps* deps) {
+  return registry.Register(MethodSpec{
+      .name = "Volume.extend",
+      .description =
+          "Grows a thin block volume's LV to newSize bytes (absolute; "
+          "idempotent) from any host: directly on the SPM, through the "
+          "pool's storage mailbox elsewhere; returns once the LV is extended "
+          "and this host's mapping reloaded (kDeadlineExceeded after "
+          "mailbox.extend_timeout_s; the extend goes on and is reported by "
+          "Volume.extended). VG full: resource exhausted.",
+      .params = {Uuid("storagedomainID", "Storage domain UUID (the VG)"),
+                 Uuid("storagepoolID", "Storage pool UUID",
+                      Presence::kOptional),
+                 Uuid("imageID", "Image UUID"),
+                 Uuid("volumeID", "Volume UUID (the LV)"),
+                 ParamSpec{.name = "newSize",
+                           .type = ParamType::kAny,
+                           .description = "LV size wanted in bytes (decimal "
+                                          "string or integer; sent rounded "
+                                          "up to MiB)"}},
+      .result_description =
+          "object: `newSize` (bytes this host now sees), `path` "
+          "(local/mailbox), `timings` (ms from the request to `sent`, "
+          "`answered`, `extended`, `reloaded`; null if not reached)",
+      .execution = Execution::kWorker,
+      .handler = [deps](const json::object& p, const CallContext&) {
+        return Extend(deps, p);
+      },
+  });
+}
+
+spm::ExtendCallback ExtendedPublisher(NotificationHub& hub) {
+  return [&hub](const spm::ExtendResult& r) {
+    json::object params = ExtendResultJson(r);
+    params["storagedomainID"] = r.request.domain_uuid;
+    params["imageID"] = r.request.image_uuid;
+    params["volumeID"] = r.request.volume_uuid;
+    params["requestedSize"] = r.request.target_bytes;
+    params["ok"] = r.status.ok();
+    if (!r.status.ok()) {
+      params["code"] = r.status.storage_code();
+      params["message"] = r.status.message();
+    }
+    hub.Publish(kVolumeExtendedEvent, std::move(params));
+  };
+}
+
+}  // namespace sanpool::agent

@@ -1,0 +1,59 @@
+// Volume.extend (thin block volumes grown on demand, reference §5.3) and the
+// Volume.extended notification, over spm::ExtendService.
+//
+//   Volume.extend  storagedomainID, storagepoolID?, imageID, volumeID,
+//                  newSize (bytes, absolute: the LV size wanted)
+//                  -> {newSize, path, timings}
+// Any host may call it: on the SPM the LV is extended directly, elsewhere
+// the request goes through the pool's storage mailbox (spm/extend_service.h).
+// The call waits (on a worker) until the LV is extended and this host's
+// mapping reloaded, or until `timeout`: then kDeadlineExceeded, while the
+// request goes on and its Volume.extended notification still comes.
+// Errors: those of ExtendService (kResourceExhausted: VG full; kUnavailable:
+// no pool / mailbox, or the service is not started).
+//
+// `timings` (both in the result and in the notification): milliseconds from
+// `queued` to `sent`, `answered`, `extended`, `reloaded`; null for a step
+// that never happened.
+//
+//   Volume.extended {storagedomainID, imageID, volumeID, requestedSize,
+//                    newSize, path, ok, code?, message?, timings}
+// published on every completion, success or not.
+//
+// Thread-safety: handlers may run concurrently on any thread.
+#ifndef SANPOOL_AGENT_EXTEND_METHODS_H_
+#define SANPOOL_AGENT_EXTEND_METHODS_H_
+
+#include <boost/json/object.hpp>
+#include <chrono>
+
+#include "agent/method_registry.h"
+#include "agent/notifications.h"
+#include "base/status.h"
+#include "spm/extend_service.h"
+
+namespace sanpool::agent {
+
+inline constexpr char kVolumeExtendedEvent[] = "Volume.extended";
+
+struct ExtendMethodsDeps {
+  // Set by main.cc once the service exists; null: kUnavailable. Must
+  // outlive the calls in flight.
+  spm::ExtendService* service = nullptr;
+  std::chrono::milliseconds timeout{60000};  // mailbox.extend_timeout_s
+};
+
+// Registers Volume.extend. `deps` must outlive the registry.
+Status RegisterExtendMethods(MethodRegistry& registry,
+                             const ExtendMethodsDeps* deps);
+
+// {newSize, path, timings} (+ ids, ok, code, message for the notification).
+boost::json::object ExtendResultJson(const spm::ExtendResult& result);
+
+// An ExtendService on_extended callback publishing Volume.extended on `hub`
+// (which must outlive the service).
+spm::ExtendCallback ExtendedPublisher(NotificationHub& hub);
+
+}  // namespace sanpool::agent
+
+#endif  // SANPOOL_AGENT_EXTEND_METHODS_H_

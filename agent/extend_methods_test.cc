@@ -1,0 +1,117 @@
+#include "agent/extend_methods.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <catch2/catch.hpp>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "spm/extend_test_util.h"
+
+namespace sanpool::agent {
+namespace {
+
+namespace json = boost::json;
+using spm::testing::ExtendFixture;
+using spm::testing::kGiB;
+
+// Volume.extend's handler on its own thread (it blocks like a worker).
+std::future<Result<json::value>> CallExtend(const MethodRegistry& registry,
+                                            json::object params) {
+  const MethodSpec* spec = registry.Find("Volume.extend");
+  REQUIRE(spec != nullptr);
+  CHECK(spec->execution == Execution::kWorker);
+  return std::async(std::launch::async, [spec, params] {
+    return spec->handler(params, CallContext{});
+  });
+}
+
+json::object Params(const mailbox::ExtendRequest& r, json::value size) {
+  return {{"storagedomainID", r.domain_uuid},
+          {"imageID", r.image_uuid},
+          {"volumeID", r.volume_uuid},
+          {"newSize", size}};
+}
+
+TEST_CASE("Volume.extend waits for the extend and reports size and timings") {
+  ExtendFixture f;
+  spm::testing::TestHost& spm = f.StartHost(1, true);
+  ExtendMethodsDeps deps{.service = spm.service.get()};
+  MethodRegistry registry;
+  REQUIRE(RegisterExtendMethods(registry, &deps).ok());
+  mailbox::ExtendRequest r = ExtendFixture::Request(4, 0);
+  auto call = CallExtend(registry, Params(r, "3221225472"));
+  REQUIRE(f.DriveReady(call));
+  Result<json::value> out = call.get();
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  const json::object& o = out->as_object();
+  CHECK(o.at("newSize").to_number<uint64_t>() == 3 * kGiB);
+  CHECK(o.at("path").as_string() == "local");
+  CHECK(o.at("timings").as_object().at("reloaded").is_number());
+}
+
+TEST_CASE("Volume.extend maps a full VG to an error") {
+  ExtendFixture f;
+  spm::testing::TestHost& spm = f.StartHost(1, true);
+  f.mb.vg.SetFree(0);
+  ExtendMethodsDeps deps{.service = spm.service.get()};
+  MethodRegistry registry;
+  REQUIRE(RegisterExtendMethods(registry, &deps).ok());
+  auto call = CallExtend(registry, Params(ExtendFixture::Request(1, 0),
+                                          json::value(int64_t{kGiB})));
+  REQUIRE(f.DriveReady(call));
+  CHECK(call.get().status().code() == Code::kResourceExhausted);
+}
+
+TEST_CASE("Volume.extend without a service, or past its timeout") {
+  MethodRegistry registry;
+  ExtendMethodsDeps none;
+  REQUIRE(RegisterExtendMethods(registry, &none).ok());
+  json::object p = Params(ExtendFixture::Request(1, 0), json::value(1024));
+  CHECK(registry.Find("Volume.extend")->handler(p, {}).status().code() ==
+        Code::kUnavailable);
+
+  ExtendFixture f;
+  spm::testing::TestHost& host = f.StartHost(2, false);  // no SPM anywhere
+  MethodRegistry registry2;
+  ExtendMethodsDeps deps{.service = host.service.get(),
+                         .timeout = std::chrono::milliseconds(1)};
+  REQUIRE(RegisterExtendMethods(registry2, &deps).ok());
+  CHECK(registry2.Find("Volume.extend")->handler(p, {}).status().code() ==
+        Code::kDeadlineExceeded);
+}
+
+TEST_CASE("Volume.extended carries ids, result and timings") {
+  FakeClock clock;
+  NotificationHub hub(clock);
+  std::vector<std::string> seen;
+  NotificationHub::Subscription sub =
+      hub.Subscribe([&](const std::string& text) { seen.push_back(text); });
+  spm::ExtendResult r;
+  r.request = ExtendFixture::Request(2, 2 * kGiB);
+  r.size_bytes = 2 * kGiB;
+  r.path = spm::ExtendPath::kMailbox;
+  r.timings.queued = clock.SteadyNow();
+  r.timings.sent = r.timings.queued + std::chrono::milliseconds(3);
+  ExtendedPublisher(hub)(r);
+  r.status = ResourceExhaustedError("VG full");
+  ExtendedPublisher(hub)(r);
+  REQUIRE(seen.size() == 2);
+  json::object ok = json::parse(seen[0]).as_object();
+  CHECK(ok.at("method").as_string() == kVolumeExtendedEvent);
+  const json::object& p = ok.at("params").as_object();
+  CHECK(p.at("volumeID").as_string() == r.request.volume_uuid);
+  CHECK(p.at("newSize").to_number<uint64_t>() == 2 * kGiB);
+  CHECK(p.at("ok").as_bool());
+  CHECK(p.at("path").as_string() == "mailbox");
+  CHECK(p.at("timings").as_object().at("sent").to_number<double>() == 3.0);
+  CHECK(p.at("timings").as_object().at("answered").is_null());
+  json::object failed = json::parse(seen[1]).as_object();
+  CHECK_FALSE(failed.at("params").as_object().at("ok").as_bool());
+  CHECK(failed.at("params").as_object().at("message").as_string() == "VG full");
+}
+
+}  // namespace
+}  // namespace sanpool::agent
