@@ -153,6 +153,13 @@ Result<std::unique_ptr<BlockDomain>> BlockDomain::Create(
                       " already is (or holds) a storage domain",
                   storage_code::kStorageDomainAlreadyExists);
   }
+  if (!HasTag(vg->tags, kUnreadyDomainVgTag)) {
+    return Status(Code::kFailedPrecondition,
+                  "volume group " + params.sd_uuid +
+                      " was not made by LVMVolumeGroup.create (no " +
+                      std::string(kUnreadyDomainVgTag) + " tag)",
+                  storage_code::kStorageDomainCreationError);
+  }
   md.vg_uuid = vg->uuid;
 
   // The metadata LV goes on the PV holding the VG metadata (mda_used 2).

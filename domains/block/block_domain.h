@@ -117,6 +117,7 @@ class BlockDomain {
   // mapping, the MDT_ tags written, then UNREADY replaced by
   // RHAT_storage_domain. Errors: kNotFound 506 without the VG;
   // kAlreadyExists 365 when the VG already is a domain (or holds LVs);
+  // kFailedPrecondition 351 for a VG without the UNREADY tag;
   // kInvalidArgument for bad params; lvm/dm/I/O errors of the steps (the
   // VG then keeps its UNREADY tag and the special LVs made so far: Format
   // removes it, a retried Create after removing them... is not supported:

@@ -151,7 +151,8 @@ class BlockVolumes {
   // not touched. Returns one line per action.
   Result<std::vector<std::string>> Recover();
 
-  // Stops the running zeroing job (it is resumed by Recover later).
+  // Stops the running zeroing job and drops the queued ones; their LVs keep
+  // the _remove_me_ZERO_ mark and are resumed by Recover later.
   void CancelZeroing();
   // Blocks until no zeroing job is queued or running (tests, shutdown).
   void WaitForZeroing() EXCLUDES(mu_);
