@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "spm/pool_errors.h"
 #include "spm/pool_test_util.h"
@@ -338,6 +339,41 @@ TEST_CASE("domain verbs: attach, activate, deactivate, detach as SPM") {
   CHECK((*data)->ReadMetadata()->pool_uuids.empty());
   CHECK(a.pool.ActivateDomain(kPool, kData).storage_code() ==
         pool_code::kStorageDomainNotInPool);
+}
+
+}  // namespace
+}  // namespace sanpool::spm
+
+namespace sanpool::spm {
+namespace {
+
+// The background thread (ThreadMode::kRun) on the FakeClock: it contends on
+// its own once the lockspace is joined.
+TEST_CASE("the contender thread takes a free lease by itself") {
+  World w;
+  SpmOptions options{.seed = 9, .thread = ThreadMode::kRun};
+  PoolHost a(w, "a");  // manual: creates the pool
+  CreatePool(a);
+  lease::FakeSanlock sanlock(w.cluster, "t");
+  Spm spm({.sanlock = &sanlock, .clock = &w.clock}, [&] {
+    options.io_timeout = lease::kRigIoTimeout;
+    return options;
+  }());
+  StoragePool pool({.env = w.env.get(), .clock = &w.clock,
+                    .sanlock = &sanlock, .domains = &a.registry, .spm = &spm},
+                   {.thread = ThreadMode::kManual});
+  REQUIRE(pool.Connect({kPool, 5, kMaster, 1}).ok());
+  pool.Tick();
+  w.clock.Advance(w.cluster.join_delay());
+  pool.Tick();
+  for (int i = 0; i < 50 && !spm.HoldsRole(); ++i) {
+    uint64_t ticks = spm.ticks();
+    w.clock.WaitForSleepers(1);
+    w.clock.Advance(std::chrono::seconds(1));
+    while (spm.ticks() == ticks) std::this_thread::yield();
+  }
+  CHECK(spm.HoldsRole());
+  CHECK(spm.CachedStatus().spm_id == 5);
 }
 
 }  // namespace

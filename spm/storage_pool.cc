@@ -363,16 +363,23 @@ std::optional<std::string> StoragePool::connected_pool() const {
 
 Status StoragePool::ChangeDomain(
     std::string_view pool_uuid, std::string_view sd_uuid,
-    const std::function<Status(Connection&)>& change) {
+    const std::function<Result<PoolMetadata>(Connection&)>& change) {
   RETURN_IF_ERROR(ValidateUuid(sd_uuid, "storagedomainID"));
   MutexLock lock(mu_);  // before the Spm's operation lock (Connect order)
   ASSIGN_OR_RETURN(Connection * c, Connected(pool_uuid));
-  return deps_.spm->RunAsSpm([&] { return change(*c); });
+  std::optional<PoolMetadata> updated;
+  RETURN_IF_ERROR(deps_.spm->RunAsSpm([&]() -> Status {
+    ASSIGN_OR_RETURN(PoolMetadata pool, change(*c));
+    updated = std::move(pool);
+    return Status::Ok();
+  }));
+  ApplyDomains(*c, *updated);
+  return Status::Ok();
 }
 
 Status StoragePool::AttachDomain(std::string_view pool_uuid,
                                  std::string_view sd_uuid) {
-  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Status {
+  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Result<PoolMetadata> {
     std::string sd(sd_uuid);
     ASSIGN_OR_RETURN(auto bundle, Open(sd));
     ASSIGN_OR_RETURN(DomainMetadata md, bundle->domain->ReadMetadata());
@@ -394,14 +401,13 @@ Status StoragePool::AttachDomain(std::string_view pool_uuid,
           updated = pool;
           return Status::Ok();
         }));
-    ApplyDomains(c, updated);
-    return Status::Ok();
+    return updated;
   });
 }
 
 Status StoragePool::ActivateDomain(std::string_view pool_uuid,
                                    std::string_view sd_uuid) {
-  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Status {
+  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Result<PoolMetadata> {
     if (c.members.count(std::string(sd_uuid)) == 0) {
       return NotInPool(sd_uuid, pool_uuid);
     }
@@ -414,14 +420,13 @@ Status StoragePool::ActivateDomain(std::string_view pool_uuid,
           updated = pool;
           return Status::Ok();
         }));
-    ApplyDomains(c, updated);
-    return Status::Ok();
+    return updated;
   });
 }
 
 Status StoragePool::DeactivateDomain(std::string_view pool_uuid,
                                      std::string_view sd_uuid) {
-  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Status {
+  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Result<PoolMetadata> {
     if (c.members.count(std::string(sd_uuid)) == 0) {
       return NotInPool(sd_uuid, pool_uuid);
     }
@@ -437,14 +442,13 @@ Status StoragePool::DeactivateDomain(std::string_view pool_uuid,
           updated = pool;
           return Status::Ok();
         }));
-    ApplyDomains(c, updated);
-    return Status::Ok();
+    return updated;
   });
 }
 
 Status StoragePool::DetachDomain(std::string_view pool_uuid,
                                  std::string_view sd_uuid) {
-  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Status {
+  return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Result<PoolMetadata> {
     std::string sd(sd_uuid);
     auto it = c.members.find(sd);
     if (it == c.members.end()) return NotInPool(sd_uuid, pool_uuid);
@@ -461,17 +465,15 @@ Status StoragePool::DetachDomain(std::string_view pool_uuid,
           updated = pool;
           return Status::Ok();
         }));
-    ApplyDomains(c, updated);
     ASSIGN_OR_RETURN(auto bundle, Open(sd));
-    return UpdateDomainMetadata(
-        *std::make_shared<FileMetadataStore>(
-            std::shared_ptr<file_domain::FileDomain>(bundle,
-                                                     bundle->domain.get())),
-        [&](DomainMetadata& md) {
-          std::erase(md.pool_uuids, c.params.pool_uuid);
-          md.role = DomainRole::kRegular;
-          return Status::Ok();
-        });
+    FileMetadataStore domain(std::shared_ptr<file_domain::FileDomain>(
+        bundle, bundle->domain.get()));
+    RETURN_IF_ERROR(UpdateDomainMetadata(domain, [&](DomainMetadata& md) {
+      std::erase(md.pool_uuids, c.params.pool_uuid);
+      md.role = DomainRole::kRegular;
+      return Status::Ok();
+    }));
+    return updated;
   });
 }
 

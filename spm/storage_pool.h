@@ -190,9 +190,11 @@ class StoragePool {
       REQUIRES(mu_);
   void StopMember(const std::string& sd, Member& m) REQUIRES(mu_);
   Status ConnectLocked(const ConnectParams& params) REQUIRES(mu_);
-  // Runs the SPM-only change of a member's status under the role.
-  Status ChangeDomain(std::string_view pool_uuid, std::string_view sd_uuid,
-                      const std::function<Status(Connection&)>& change)
+  // Runs an SPM-only change under the role; `change` returns the pool
+  // metadata it wrote, which the members then follow.
+  Status ChangeDomain(
+      std::string_view pool_uuid, std::string_view sd_uuid,
+      const std::function<Result<PoolMetadata>(Connection&)>& change)
       EXCLUDES(mu_);
   void Loop();
 
