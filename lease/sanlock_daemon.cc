@@ -48,6 +48,28 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 
 }  // namespace
 
+SanlockDaemonCommand BuildSanlockDaemonCommand(
+    const SanlockDaemonOptions& options) {
+  SanlockDaemonCommand command;
+  command.argv = {options.sanlock_binary, "daemon", "-D", "-w", "0", "-l", "0",
+                  "-h", "0", "-U", "root", "-G", "root", "-L", "-1", "-S",
+                  "-1"};
+  if (!options.host_name.empty()) {
+    command.argv.push_back("-e");
+    command.argv.push_back(options.host_name);
+  }
+  command.env.emplace_back("SANLOCK_RUN_DIR", options.run_dir);
+  if (!options.shim_path.empty()) {
+    command.env.emplace_back("LD_PRELOAD", options.shim_path);
+  }
+  return command;
+}
+
+bool SanlockDaemonListening(const std::string& run_dir) {
+  const std::string path = SocketPath(run_dir);
+  return path.size() < sizeof(sockaddr_un{}.sun_path) && Accepts(path);
+}
+
 Result<std::unique_ptr<SanlockDaemon>> SanlockDaemon::Start(
     const SanlockDaemonOptions& options) {
   if (options.run_dir.empty() ||
@@ -69,14 +91,8 @@ Result<std::unique_ptr<SanlockDaemon>> SanlockDaemon::Start(
 
   // Everything the child needs is built before fork (only async-signal-safe
   // calls after it).
-  std::vector<std::string> argv = {opts.sanlock_binary, "daemon", "-D",
-                                   "-w", "0", "-l", "0", "-h", "0",
-                                   "-U", "root", "-G", "root",
-                                   "-L", "-1", "-S", "-1"};
-  if (!opts.host_name.empty()) {
-    argv.push_back("-e");
-    argv.push_back(opts.host_name);
-  }
+  SanlockDaemonCommand command = BuildSanlockDaemonCommand(opts);
+  std::vector<std::string>& argv = command.argv;
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view entry(*e);
@@ -86,8 +102,7 @@ Result<std::unique_ptr<SanlockDaemon>> SanlockDaemon::Start(
     }
     env.emplace_back(entry);
   }
-  env.push_back("SANLOCK_RUN_DIR=" + opts.run_dir);
-  if (!opts.shim_path.empty()) env.push_back("LD_PRELOAD=" + opts.shim_path);
+  for (const auto& [name, value] : command.env) env.push_back(name + "=" + value);
   std::vector<char*> argv_ptrs = Pointers(argv);
   std::vector<char*> env_ptrs = Pointers(env);
   const pid_t parent = ::getpid();

@@ -29,6 +29,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -48,6 +50,21 @@ struct SanlockDaemonOptions {
   // How long Start() waits for the daemon's socket to accept connections.
   std::chrono::milliseconds start_timeout{10'000};
 };
+
+// The daemon's command line and the variables Start() sets in its
+// environment (SANLOCK_RUN_DIR, LD_PRELOAD when shim_path is set), for
+// callers that run the daemon detached instead of owning it (the rig,
+// tools/rig/). The child must not inherit other values of those variables.
+struct SanlockDaemonCommand {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+SanlockDaemonCommand BuildSanlockDaemonCommand(
+    const SanlockDaemonOptions& options);
+
+// Whether a daemon accepts connections on <run_dir>/sanlock.sock. Does not
+// block beyond one local connect().
+bool SanlockDaemonListening(const std::string& run_dir);
 
 class SanlockDaemon {
  public:

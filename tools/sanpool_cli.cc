@@ -21,6 +21,7 @@
 #include "base/env.h"
 #include "tools/make_certs.h"
 #include "tools/pretty_json.h"
+#include "tools/rig/rig_main.h"
 
 namespace sanpool::tools {
 namespace {
@@ -44,6 +45,7 @@ Commands:
   call METHOD [PARAMS]   call a JSON-RPC method; PARAMS is a JSON object or
                          array ("-" reads it from stdin)
   make-certs DIR [SAN..] write a test CA, host and client certificate to DIR
+  rig COMMAND            a whole cluster on one machine (sanpool rig --help)
   help [COMMAND]         show help
 
 Run 'sanpool COMMAND --help' for a command's options.
@@ -264,6 +266,8 @@ int RunMakeCerts(const Args& args) {
 }
 
 int Main(int argc, char** argv) {
+  // `rig` has its own options (tools/rig/rig_main.h).
+  if (argc > 1 && std::string_view(argv[1]) == "rig") return rig::RunRig(argc - 1, argv + 1);
   Args args;
   if (std::optional<std::string> err = ParseArgs(argc, argv, args)) return Usage(*err);
   if (args.positional.empty()) {
@@ -278,6 +282,10 @@ int Main(int argc, char** argv) {
   if (command == "make-certs") return RunMakeCerts(args);
   if (command == "help") {
     std::string topic = args.positional.size() > 1 ? args.positional[1] : "";
+    if (topic == "rig") {
+      std::cout << rig::kRigHelp;
+      return kExitOk;
+    }
     std::cout << (topic == "call"         ? kCallHelp
                   : topic == "make-certs" ? kMakeCertsHelp
                                           : kMainHelp);

@@ -1,0 +1,61 @@
+#include "tools/rig/agent_conf.h"
+
+#include <map>
+
+#include "base/env.h"
+
+namespace sanpool::rig {
+
+std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
+    const AgentConfRequest& request) {
+  const HostLayout& h = request.host;
+  const std::string io = std::to_string(request.io_timeout_s);
+  return {
+      {"rpc.host", "127.0.0.1"},
+      {"rpc.port", "0"},
+      {"rpc.tls", "true"},
+      {"rpc.ca_file", JoinPath(request.rig.pki_dir, "ca.pem")},
+      {"rpc.cert_file", JoinPath(request.rig.pki_dir, "host.pem")},
+      {"rpc.key_file", JoinPath(request.rig.pki_dir, "host.key")},
+      {"rpc.unix_socket", h.agent_socket},
+      {"rpc.drain_timeout_s", "5"},
+      {"storage.repository", h.repository},
+      {"storage.run_dir", h.storage_run_dir},
+      {"log.level", "info"},
+      // Optional: set when the agent declares them.
+      {"sanlock.io_timeout_s", io},
+      {"spm.auto", "true"},
+      {"agent.state_file", h.state_file},
+      {"dm.backend", "user"},
+      {"dm.dmemu_socket", h.dmemu_socket},
+      {"dm.dmemu_run_dir", h.dmemu_run_dir},
+  };
+}
+
+Result<AgentConf> RenderAgentConf(const AgentConfRequest& request, const ConfigSchema& schema) {
+  AgentConf conf;
+  // Sections in first-seen order, keys in wanted order.
+  std::vector<std::string> order;
+  std::map<std::string, std::string> bodies;
+  for (const auto& [key, value] : WantedAgentKeys(request)) {
+    if (schema.Find(key) == nullptr) {
+      if (key.starts_with("rpc.") || key.starts_with("storage.") || key.starts_with("log.")) {
+        return FailedPreconditionError("the agent does not declare config key " + key);
+      }
+      conf.skipped.push_back(key);
+      continue;
+    }
+    size_t dot = key.find('.');
+    std::string section = key.substr(0, dot);
+    if (!bodies.contains(section)) order.push_back(section);
+    bodies[section] += key.substr(dot + 1) + " = " + value + "\n";
+  }
+  conf.text = "# Written by `sanpool rig` for host " + std::to_string(request.host.index) +
+              "; rewritten at every start.\n";
+  for (const std::string& section : order) {
+    conf.text += "\n[" + section + "]\n" + bodies[section];
+  }
+  return conf;
+}
+
+}  // namespace sanpool::rig
