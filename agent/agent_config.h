@@ -1,5 +1,5 @@
 // The agent's configuration: the schema of /etc/sanpool/agent.conf (sections
-// [rpc], [storage], [monitor] and [log]) on top of base/config.h, and its translation into the
+// [rpc], [storage], [monitor], [spm], [sanlock], [agent], [mailbox] and [log]) on top of base/config.h, and its translation into the
 // options of the components main.cc builds.
 //
 //   Config config(AgentConfigSchema());
@@ -48,6 +48,17 @@ struct PoolConfig {
   std::string state_file;                        // agent.state_file
 };
 
+// The storage mailbox and thin-volume extends (section [mailbox]; defaults
+// are the mailbox engines' own, mailbox/host_mailbox.h, spm_mailbox.h).
+struct MailboxConfig {
+  std::chrono::milliseconds event_poll{5};       // mailbox.event_poll_ms
+  std::chrono::milliseconds host_poll{5};        // mailbox.host_poll_ms
+  std::chrono::milliseconds scan_interval{1000}; // mailbox.scan_interval_ms
+  std::chrono::milliseconds resend_timeout{5000};  // mailbox.resend_timeout_s
+  int spm_concurrency = 8;                       // mailbox.spm_concurrency
+  std::chrono::milliseconds extend_timeout{60000};  // mailbox.extend_timeout_s
+};
+
 struct AgentConfig {
   ServerOptions server;
   int worker_threads = 4;
@@ -57,6 +68,7 @@ struct AgentConfig {
   StorageOptions storage;
   MonitorConfig monitor;
   PoolConfig pool;
+  MailboxConfig mailbox;
 };
 
 // Reads the values and checks rules that span keys. Errors (kInvalidArgument,

@@ -23,6 +23,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/connection_methods.h"
+#include "agent/extend_methods.h"
 #include "agent/host_methods.h"
 #include "agent/method_registry.h"
 #include "agent/metrics.h"
@@ -150,6 +151,7 @@ struct Components {
   Server* server = nullptr;
   StorageServices storage;  // filled in once the config is loaded
   PoolServices pool;        // likewise
+  ExtendMethodsDeps extend;  // Volume.extend; no service yet (see Run)
   monitor::DomainMonitor* monitor = nullptr;
   StorageServer* storage_server = nullptr;
   Env* env = nullptr;
@@ -160,6 +162,7 @@ Status RegisterMethods(Components& c) {
   RETURN_IF_ERROR(RegisterStorageMethods(c.registry, &c.storage));
   RETURN_IF_ERROR(RegisterTaskMethods(c.registry, &c.storage));
   RETURN_IF_ERROR(RegisterPoolMethods(c.registry, &c.pool));
+  RETURN_IF_ERROR(RegisterExtendMethods(c.registry, &c.extend));
   HostMethodsDeps deps;
   deps.requests_total = [&c] { return c.metrics ? c.metrics->TotalRequests() : 0; };
   deps.in_flight = [&c] { return c.metrics ? c.metrics->InFlight() : int64_t{0}; };
@@ -283,6 +286,9 @@ int Run(int argc, char** argv) {
   c.storage = {.domains = &domains, .role = spm_role.get(), .tasks = &tasks,
                .copier = &copier};
   c.pool = {.pool = storage_pool.get(), .spm = spm_role.get(), .tasks = &tasks};
+  // Volume.extend answers kUnavailable until the agent serves block domains:
+  // spm::ExtendService (mailbox.*) needs their Extender/VolumeRefresher.
+  c.extend.timeout = config->mailbox.extend_timeout;
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,
                                     .max_queued = config->worker_queue});
