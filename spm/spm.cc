@@ -56,7 +56,7 @@ Spm::~Spm() {
 
 Status Spm::RequireSpm() const {
   if (is_spm_.load()) return Status::Ok();
-  return bound() ? NotSpmError() : Status::Ok();
+  return member_.load() || bound() ? NotSpmError() : Status::Ok();
 }
 
 bool Spm::bound() const {
@@ -284,7 +284,7 @@ Result<SpmStatus> Spm::GetStatus() const {
                    lease::InspectLease(*deps_.sanlock, pool->sdm));
   SpmStatus out;
   out.state = cached.state;
-  out.lver = holder.host_id ? static_cast<int64_t>(holder.lver) : -1;
+  out.lver = static_cast<int64_t>(holder.lver);
   out.spm_id = holder.host_id ? static_cast<int64_t>(*holder.host_id) : -1;
   return out;
 }

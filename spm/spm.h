@@ -142,13 +142,17 @@ class Spm final : public SpmRole {
   Spm& operator=(const Spm&) = delete;
 
   // --- SpmRole (the rule in spm/role.h) ---
-  // Bound to a pool: OK only as its SPM (else 654). Not bound: OK.
+  // Bound to a pool, or a pool member not bound yet (SetPoolMember): OK only
+  // as its SPM (else 654). Neither: OK (a host outside any pool).
   Status RequireSpm() const override;
   bool IsSpm() const override { return RequireSpm().ok(); }
 
   // True only while this host holds the SDM lease of its pool.
   bool HoldsRole() const { return is_spm_.load(); }
   bool bound() const EXCLUDES(mu_);
+  // This host belongs to a pool whose connection is pending (a saved
+  // membership not restored yet): refuse standalone writes meanwhile.
+  void SetPoolMember(bool member) { member_.store(member); }
 
   // StoragePool.connect: from now on this host contends (spm.auto) and may
   // Start. REQUIRES: pool fields set. A second Bind replaces an unused one;
@@ -210,6 +214,7 @@ class Spm final : public SpmRole {
   // first when losing or giving up the role.
   std::atomic<bool> is_spm_{false};
   std::atomic<uint64_t> ticks_{0};
+  std::atomic<bool> member_{false};
 
   Mutex op_mu_;  // serializes role changes and SPM writes; before mu_
   std::optional<SteadyTime> contend_at_ GUARDED_BY(op_mu_);

@@ -312,6 +312,40 @@ TEST_CASE("a restarted agent restores its membership and contends") {
   CHECK(!std::filesystem::exists(state));
 }
 
+TEST_CASE("a membership that cannot be restored yet blocks writes, retries") {
+  World w;
+  std::string state = w.scratch.path() + "/pool.state";
+  {
+    PoolHost a(w, "a", {.seed = 10}, state);
+    CreatePool(a);
+    a.Connect(2);
+  }
+  std::string moved = w.scratch.path() + "/away";
+  std::filesystem::rename(w.DomainDir(kMaster), moved);  // storage not back
+
+  PoolHost again(w, "a", {.seed = 11}, state);
+  CHECK(!again.pool.Restore().ok());
+  CHECK(!again.pool.connected_pool().has_value());
+  CHECK(again.spm.RequireSpm().storage_code() == 654);  // not standalone
+
+  std::filesystem::rename(moved, w.DomainDir(kMaster));
+  again.pool.Tick();  // too early for a retry
+  CHECK(!again.pool.connected_pool().has_value());
+  w.clock.Advance(std::chrono::seconds(10));
+  again.pool.Tick();
+  CHECK(again.pool.connected_pool() == std::optional<std::string>(kPool));
+
+  SECTION("disconnect forgets a pending membership") {
+    std::filesystem::rename(w.DomainDir(kMaster), moved);
+    PoolHost third(w, "a", {.seed = 12}, state);
+    CHECK(!third.pool.Restore().ok());
+    REQUIRE(third.pool.Disconnect(kPool, StopMode::kNormal).ok());
+    CHECK(third.spm.RequireSpm().ok());
+    CHECK(!std::filesystem::exists(state));
+    std::filesystem::rename(moved, w.DomainDir(kMaster));
+  }
+}
+
 TEST_CASE("domain verbs: attach, activate, deactivate, detach as SPM") {
   World w;
   PoolHost a(w, "a", {.auto_contend = false});

@@ -135,7 +135,9 @@ Status StoragePool::Create(const CreatePoolParams& params) {
 
 Status StoragePool::Connect(const ConnectParams& params) {
   MutexLock lock(mu_);
-  return ConnectLocked(params);
+  RETURN_IF_ERROR(ConnectLocked(params));
+  pending_.reset();  // an explicit connect replaces a pending restore
+  return Status::Ok();
 }
 
 Status StoragePool::ConnectLocked(const ConnectParams& params) {
@@ -272,10 +274,19 @@ Result<StoragePool::Connection*> StoragePool::Connected(
 
 Status StoragePool::Disconnect(std::string_view pool_uuid, StopMode mode) {
   MutexLock lock(mu_);
+  if (pending_ && pending_->pool_uuid == pool_uuid) {
+    pending_.reset();
+    deps_.spm->SetPoolMember(false);
+    if (!options_.state_file.empty()) {
+      RETURN_IF_ERROR(RemoveLocalState(*deps_.env, options_.state_file));
+    }
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(Connection * c, Connected(pool_uuid));
   RETURN_IF_ERROR(deps_.spm->Unbind(mode));
   for (auto& [sd, m] : c->members) StopMember(sd, m);
   connection_.reset();
+  deps_.spm->SetPoolMember(false);
   if (!options_.state_file.empty()) {
     RETURN_IF_ERROR(RemoveLocalState(*deps_.env, options_.state_file));
   }
@@ -289,9 +300,24 @@ Status StoragePool::Restore() {
                    LoadLocalState(*deps_.env, options_.state_file));
   if (!state) return Status::Ok();
   log::Info(kLog, "restoring pool membership", {{"pool", state->pool_uuid}});
+  deps_.spm->SetPoolMember(true);
   MutexLock lock(mu_);
-  return ConnectLocked({state->pool_uuid, state->host_id, state->master_sd,
-                        state->master_version});
+  pending_ = *state;
+  return RetryRestoreLocked();
+}
+
+Status StoragePool::RetryRestoreLocked() {
+  const LocalState state = *pending_;
+  Status s = ConnectLocked(
+      {state.pool_uuid, state.host_id, state.master_sd, state.master_version});
+  if (s.ok()) {
+    pending_.reset();
+  } else {
+    retry_at_ = deps_.clock->SteadyNow() + options_.restore_retry;
+    log::Warning(kLog, "cannot restore pool membership; will retry",
+                 {{"pool", state.pool_uuid}, {"error", s.ToString()}});
+  }
+  return s;
 }
 
 Status StoragePool::Refresh(std::string_view pool_uuid,
@@ -485,6 +511,10 @@ void StoragePool::Tick() {
   std::vector<Probe> probes;
   {
     MutexLock lock(mu_);
+    if (pending_ && !connection_ &&
+        deps_.clock->SteadyNow() >= retry_at_) {
+      (void)RetryRestoreLocked();
+    }
     if (!connection_) return;
     for (auto& [sd, m] : connection_->members) {
       if (m.status != PoolDomainStatus::kActive) continue;

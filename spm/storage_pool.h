@@ -35,7 +35,11 @@
 // restarted agent rejoins and contends without anyone calling connect.
 // Storage connections are not part of the state: the domains must be
 // reachable under the repository (LOCALFS links and mounts survive an agent
-// restart; after a reboot, connectStorageServer must run first).
+// restart; after a reboot, connectStorageServer must run first). While a
+// saved membership cannot be restored (master not reachable yet), the Spm is
+// told this host is a pool member (Spm::SetPoolMember: no standalone
+// writes) and the background thread retries every `restore_retry`;
+// Disconnect of that pool gives up and forgets it.
 //
 // Domain verbs (SPM only: 654 otherwise; 309 when not connected to the
 // pool; 353 when the domain is not in the pool):
@@ -126,6 +130,7 @@ struct StoragePoolOptions {
   std::string state_file;  // agent.state_file; empty: not persisted
   lease::Seconds io_timeout = lease::kDefaultIoTimeout;
   Duration join_poll = std::chrono::seconds(1);
+  Duration restore_retry = std::chrono::seconds(10);
   ThreadMode thread = ThreadMode::kRun;
 };
 
@@ -142,6 +147,7 @@ class StoragePool {
   Status Connect(const ConnectParams& params) EXCLUDES(mu_);
   Status Disconnect(std::string_view pool_uuid, StopMode mode) EXCLUDES(mu_);
   // Connects from the local state file; OK (and nothing done) without one.
+  // On a connect failure returns it and keeps retrying in the background.
   Status Restore() EXCLUDES(mu_);
   // Re-reads the master (which must be `master_sd` at `master_version`,
   // 324) and applies the domain list: newly active domains are monitored
@@ -190,6 +196,7 @@ class StoragePool {
       REQUIRES(mu_);
   void StopMember(const std::string& sd, Member& m) REQUIRES(mu_);
   Status ConnectLocked(const ConnectParams& params) REQUIRES(mu_);
+  Status RetryRestoreLocked() REQUIRES(mu_);
   // Runs an SPM-only change under the role; `change` returns the pool
   // metadata it wrote, which the members then follow.
   Status ChangeDomain(
@@ -202,6 +209,9 @@ class StoragePool {
   const StoragePoolOptions options_;
   mutable Mutex mu_;
   std::optional<Connection> connection_ GUARDED_BY(mu_);
+  // A saved membership not restored yet, and when to try again.
+  std::optional<LocalState> pending_ GUARDED_BY(mu_);
+  SteadyTime retry_at_ GUARDED_BY(mu_);
   Waker stop_;
   std::thread thread_;
 };
