@@ -68,10 +68,13 @@ Result<RigBinaries> FindRigBinaries() {
                                           "sanpool-agent"));
   ASSIGN_OR_RETURN(b.dmemu, FirstExisting("SANPOOL_DMEMU",
                                           {JoinPath(self, "dmemu/sanpool-dmemu"),
+                                           JoinPath(DirName(self), "tools/dmemu/sanpool-dmemu"),
                                            JoinPath(self, "sanpool-dmemu")},
                                           "sanpool-dmemu"));
   ASSIGN_OR_RETURN(b.shim, FirstExisting("SANPOOL_SANLOCK_SHIM",
                                          {JoinPath(self, "sanlock_shim/libsanlock-shim.so"),
+                                          JoinPath(DirName(self),
+                                                   "tools/sanlock_shim/libsanlock-shim.so"),
                                           JoinPath(DirName(self),
                                                    "lib/x86_64-linux-gnu/libsanlock-shim.so"),
                                           JoinPath(DirName(self), "lib/libsanlock-shim.so")},

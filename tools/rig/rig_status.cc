@@ -1,9 +1,11 @@
 // Rig: status, calls to a host's agent, and how status is shown.
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include <boost/json.hpp>
 
+#include "spm/local_state.h"
 #include "tools/rig/processes.h"
 #include "tools/rig/rig.h"
 
@@ -97,30 +99,16 @@ HostStatus Rig::QueryHost(const RigState& state, const HostRecord& record) {
   if (!ping.ok()) s.ping_error = ping.status().ToString();
   if (ping.ok() && !ping->ok()) s.ping_error = ping->error->message;
   if (!s.ping_ok) return s;
-  // The pools this host is connected to and who is SPM in each.
-  Result<agent::RpcReply> pools =
-      CallHost(host, "Host.getConnectedStoragePools", nullptr, kStatusTimeout);
-  if (pools.ok() && pools->ok()) {
+  // The pool this host is connected to (the agent's local state file,
+  // spm/local_state.h) and who is SPM in it, as this host sees it.
+  Result<std::optional<spm::LocalState>> pool = spm::LoadLocalState(env_, host.state_file);
+  if (pool.ok() && pool->has_value()) {
+    const std::string& pool_uuid = (*pool)->pool_uuid;
+    Result<agent::RpcReply> st = CallHost(host, "StoragePool.getSpmStatus",
+                                          json::object{{"storagepoolID", pool_uuid}},
+                                          kStatusTimeout);
     json::object spm;
-    const json::value& r = pools->result;
-    const json::array* list = r.if_array();
-    if (list == nullptr && r.is_object()) {
-      if (const json::value* v = r.as_object().if_contains("poollist")) list = v->if_array();
-    }
-    for (const json::value& pool : list ? *list : json::array{}) {
-      if (!pool.is_string()) continue;
-      Result<agent::RpcReply> st = CallHost(host, "StoragePool.getSpmStatus",
-                                            json::object{{"storagepoolID", pool}},
-                                            kStatusTimeout);
-      json::value info = nullptr;
-      if (st.ok() && st->ok()) {
-        info = st->result;
-        if (const json::object* o = info.if_object(); o && o->contains("spm_st")) {
-          info = o->at("spm_st");
-        }
-      }
-      spm[pool.get_string()] = info;
-    }
+    spm[pool_uuid] = st.ok() && st->ok() ? st->result : json::value(nullptr);
     s.spm = std::move(spm);
   }
   Result<agent::RpcReply> repo =

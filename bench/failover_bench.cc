@@ -1,0 +1,232 @@
+// failover-bench: time to a new SPM after the SPM's agent crashes, on a
+// `sanpool rig` (tools/rig/rig.h), next to sanlock's bound for the
+// io_timeout in use (lease/timeouts.h). Needs root.
+//
+//   failover-bench [--runs N] [--hosts H] [--dir D] [--io-timeout S]
+//                  [--json-out FILE]
+//
+// Builds a rig of H hosts (default 3) in D (default
+// /var/tmp/sanpool-failover-bench), a file master domain on its NAS and a
+// pool that every host connects to (spm.auto: one becomes SPM). Then N times
+// (default 10): SIGKILL the SPM's agent (`rig kill-agent`), poll the other
+// hosts' StoragePool.getSpmStatus every 20 ms until one reports SPM (the
+// measured time), restart the killed agent (`rig start-host`; it rejoins from
+// its local state) and wait until it answers for the pool again.
+//
+// The agent's sanlock daemon stays alive, so it frees the SDM lease as soon
+// as the agent dies; the new SPM pays its contention back-off
+// (spm.backoff_max_ms), a free-lease acquire (at most
+// PaxosAcquireFreeMax(io) = 6 io) and the polling. The bound printed beside
+// the numbers is that sum; a host crash (daemon killed too) would instead
+// wait for HostDead(io) = 8 io + 60 s (see lease/timeouts.h).
+//
+// JSON on stdout (and --json-out), a table on stderr. Always ends with
+// `rig down`.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/process.h"
+#include "lease/timeouts.h"
+#include "tools/rig/rig.h"
+
+namespace sanpool::bench {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kPool[] = "5b5b5b5b-0000-4000-8000-000000000001";
+constexpr char kMaster[] = "5b5b5b5b-0000-4000-8000-0000000000d1";
+constexpr auto kWaitLimit = std::chrono::seconds(120);
+constexpr auto kCallTimeout = std::chrono::seconds(30);
+// The agent's default spm.backoff_max_ms (agent/agent_config.cc).
+constexpr auto kBackoffMax = std::chrono::milliseconds(1000);
+
+struct Flags {
+  int runs = 10;
+  int hosts = 3;
+  int io_timeout_s = static_cast<int>(lease::kRigIoTimeout.count());
+  std::string dir = "/var/tmp/sanpool-failover-bench";
+  std::string json_out;
+};
+
+Result<json::value> Call(rig::Rig& r, int host, const std::string& method, json::value params) {
+  ASSIGN_OR_RETURN(agent::RpcReply reply, r.Call(host, method, params, kCallTimeout));
+  if (!reply.ok()) {
+    return UnknownError("host " + std::to_string(host) + " " + method + ": " +
+                        reply.error->message);
+  }
+  return reply.result;
+}
+
+// "SPM", "Free", "Contend"; "" when the host cannot answer.
+std::string SpmState(rig::Rig& r, int host) {
+  Result<json::value> v = Call(r, host, "StoragePool.getSpmStatus", {{"storagepoolID", kPool}});
+  if (!v.ok() || !v->is_object()) return "";
+  const json::value* s = v->as_object().if_contains("spmStatus");
+  return s != nullptr && s->is_string() ? std::string(s->get_string()) : "";
+}
+
+// The first of `hosts` that reports SPM, polling every 20 ms; 0 on timeout.
+int WaitForSpm(rig::Rig& r, const std::vector<int>& hosts) {
+  const auto deadline = Clock::now() + kWaitLimit;
+  while (Clock::now() < deadline) {
+    for (int h : hosts) {
+      if (SpmState(r, h) == "SPM") return h;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
+Status SetUpPool(rig::Rig& r, const Flags& flags) {
+  const std::string nas = r.layout().nas_dir;
+  for (int h = 1; h <= flags.hosts; ++h) {
+    RETURN_IF_ERROR(Call(r, h, "StoragePool.connectStorageServer",
+                         {{"domainType", 4},
+                          {"connectionParams", json::array{{{"id", "nas"}, {"connection", nas}}}}})
+                        .status());
+  }
+  RETURN_IF_ERROR(Call(r, 1, "StorageDomain.create",
+                       {{"storagedomainID", kMaster}, {"domainType", 4}, {"typeArgs", nas},
+                        {"name", "master"}, {"domainClass", 1}})
+                      .status());
+  RETURN_IF_ERROR(Call(r, 1, "StoragePool.create",
+                       {{"storagepoolID", kPool}, {"name", "bench"}, {"masterSdUUID", kMaster},
+                        {"masterVersion", 1}, {"domainList", json::array{kMaster}}})
+                      .status());
+  for (int h = 1; h <= flags.hosts; ++h) {
+    RETURN_IF_ERROR(Call(r, h, "StoragePool.connect",
+                         {{"storagepoolID", kPool}, {"hostID", h}, {"masterSdUUID", kMaster},
+                          {"masterVersion", 1}})
+                        .status());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<double>> Measure(rig::Rig& r, const Flags& flags) {
+  std::vector<int> all;
+  for (int h = 1; h <= flags.hosts; ++h) all.push_back(h);
+  int spm = WaitForSpm(r, all);
+  if (spm == 0) return DeadlineExceededError("no SPM after the pool was connected");
+  std::vector<double> ms;
+  for (int run = 1; run <= flags.runs; ++run) {
+    std::vector<int> others;
+    for (int h : all) {
+      if (h != spm) others.push_back(h);
+    }
+    const auto killed = Clock::now();
+    RETURN_IF_ERROR(r.KillAgent(spm));
+    int next = WaitForSpm(r, others);
+    if (next == 0) return DeadlineExceededError("no new SPM after killing host " + std::to_string(spm));
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - killed).count());
+    std::fprintf(stderr, "run %d: host %d -> host %d in %.0f ms\n", run, spm, next, ms.back());
+    // Bring the old SPM's agent back and let it rejoin the pool.
+    RETURN_IF_ERROR(r.StartHost(spm, std::chrono::seconds(60)));
+    const auto deadline = Clock::now() + kWaitLimit;
+    while (SpmState(r, spm).empty()) {
+      if (Clock::now() > deadline) return DeadlineExceededError("restarted agent did not rejoin");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    spm = next;
+  }
+  return ms;
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value = i + 1 < argc ? argv[i + 1] : "";
+    if (arg == "--runs") flags.runs = std::atoi(value.c_str());
+    else if (arg == "--hosts") flags.hosts = std::atoi(value.c_str());
+    else if (arg == "--io-timeout") flags.io_timeout_s = std::atoi(value.c_str());
+    else if (arg == "--dir") flags.dir = value;
+    else if (arg == "--json-out") flags.json_out = value;
+    else {
+      std::cerr << "usage: failover-bench [--runs N] [--hosts H] [--dir D] [--io-timeout S] "
+                   "[--json-out FILE]\n";
+      return 2;
+    }
+    ++i;
+  }
+  if (flags.runs < 1 || flags.hosts < 2 || flags.io_timeout_s < 1) {
+    std::cerr << "failover-bench: need --runs >= 1, --hosts >= 2, --io-timeout >= 1\n";
+    return 2;
+  }
+  log::SetLevel(log::Level::kWarning);
+  Result<rig::RigBinaries> binaries = rig::FindRigBinaries();
+  if (!binaries.ok()) {
+    std::cerr << "failover-bench: " << binaries.status().ToString() << "\n";
+    return 1;
+  }
+  std::unique_ptr<Env> env = NewPosixEnv();
+  PosixProcessRunner runner;
+  rig::Rig r(*env, runner, *binaries, flags.dir);
+  (void)r.Down();  // a rig left by an interrupted run
+  Result<std::vector<double>> ms = [&]() -> Result<std::vector<double>> {
+    RETURN_IF_ERROR(r.Up({.hosts = flags.hosts, .luns = 1, .lun_size = uint64_t{1} << 30,
+                          .io_timeout_s = flags.io_timeout_s}));
+    RETURN_IF_ERROR(SetUpPool(r, flags));
+    return Measure(r, flags);
+  }();
+  Status down = r.Down();
+  if (!ms.ok()) {
+    std::cerr << "failover-bench: " << ms.status().ToString() << "\n";
+    return 1;
+  }
+  if (!down.ok()) std::cerr << "failover-bench: rig down: " << down.ToString() << "\n";
+
+  std::vector<double> sorted = *ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.size() % 2 == 1
+                            ? sorted[sorted.size() / 2]
+                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+  const double max = sorted.back();
+  const lease::Seconds io(flags.io_timeout_s);
+  const double agent_bound_ms =
+      std::chrono::duration<double, std::milli>(lease::PaxosAcquireFreeMax(io) + kBackoffMax)
+          .count();
+  const double host_dead_ms = std::chrono::duration<double, std::milli>(lease::HostDead(io)).count();
+  const double host_bound_ms =
+      std::chrono::duration<double, std::milli>(lease::PaxosAcquireHeldMax(io)).count();
+
+  json::object out{{"bench", "failover"},
+                   {"scenario", "agent crash (SIGKILL of the SPM's agent; its sanlock alive)"},
+                   {"hosts", flags.hosts},
+                   {"io_timeout_s", flags.io_timeout_s},
+                   {"runs", flags.runs},
+                   {"samples_ms", json::array(ms->begin(), ms->end())},
+                   {"median_ms", median},
+                   {"max_ms", max},
+                   {"bound_agent_crash_ms", agent_bound_ms},
+                   {"host_crash_host_dead_ms", host_dead_ms},
+                   {"host_crash_bound_ms", host_bound_ms}};
+  std::string text = json::serialize(out);
+  std::cout << text << "\n";
+  if (!flags.json_out.empty()) std::ofstream(flags.json_out) << text << "\n";
+  std::fprintf(stderr,
+               "\nSPM failover, %d hosts, io_timeout %d s, %d runs\n"
+               "  %-34s %10s %10s %12s\n"
+               "  %-34s %8.0f ms %8.0f ms %9.0f ms\n"
+               "  %-34s %10s %10s %9.0f ms  (HostDead %.0f ms)\n",
+               flags.hosts, flags.io_timeout_s, flags.runs, "scenario", "median", "max",
+               "sanlock bound", "agent crash -> new SPM", median, max, agent_bound_ms,
+               "host crash -> new SPM (not run)", "-", "-", host_bound_ms, host_dead_ms);
+  return 0;
+}
+
+}  // namespace
+}  // namespace sanpool::bench
+
+int main(int argc, char** argv) { return sanpool::bench::Main(argc, argv); }
