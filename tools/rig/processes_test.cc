@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace sanpool::rig {
 namespace {
@@ -32,13 +33,21 @@ TEST_CASE("a detached child runs in its own session and logs to its file", "[rig
   CHECK(::getsid(child->pid) == child->pid);
   CHECK(::getpgid(child->pid) == child->pid);
 
+  // The shell writes before it becomes `sleep`; give it (bounded) time.
+  auto read_log = [&] {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (read_log().size() < 10 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(read_log() == "hello\nerr\n");
   SignalProcess(*child, SIGKILL);
   CHECK(WaitGone({*child}, std::chrono::seconds(10)));
   CHECK_FALSE(IsAlive(*child));
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  CHECK(text.str() == "hello\nerr\n");
   ::unlink(log.c_str());
   ::rmdir(dir.c_str());
 }

@@ -87,7 +87,9 @@ Rig::Rig(Env& env, ProcessRunner& runner, RigBinaries binaries, std::string dir)
 
 Status Rig::Lock() {
   if (lock_fd_) return Status::Ok();
-  RETURN_IF_ERROR(env_.CreateDirs(layout_.dir, 0755));
+  // Only `up` creates D; elsewhere a missing D means there is no rig.
+  ASSIGN_OR_RETURN(bool exists, env_.Exists(layout_.dir));
+  if (!exists) return NotFoundError("no rig at " + layout_.dir + " (run `sanpool rig up`)");
   const std::string path = JoinPath(layout_.dir, "rig.lock");
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd) return ErrnoToStatus(errno, "open " + path);
@@ -184,6 +186,7 @@ Status Rig::Up(const UpOptions& options) {
       options.io_timeout_s < 1) {
     return InvalidArgumentError("rig up: need 1..250 hosts, 1..64 luns, io timeout >= 1 s");
   }
+  RETURN_IF_ERROR(env_.CreateDirs(layout_.dir, 0755));
   RETURN_IF_ERROR(Lock());
   ASSIGN_OR_RETURN(bool exists, env_.Exists(layout_.state_file));
   if (exists) {
@@ -234,7 +237,9 @@ Status Rig::StartHost(int index, std::chrono::seconds timeout) {
 }
 
 Status Rig::Down() {
-  RETURN_IF_ERROR(Lock());
+  if (Status locked = Lock(); !locked.ok()) {
+    return locked.code() == Code::kNotFound ? Status::Ok() : locked;  // nothing to stop
+  }
   Status first;
   std::vector<ProcessRecord> agents, dmemus, sanlocks;
   int hosts = 0;
