@@ -3,7 +3,8 @@
 // lease/sanlock_daemon.h), sharing a file master domain in one directory.
 // Create the pool, connect both: exactly one becomes SPM automatically
 // (spm.auto); kill -9 the SPM agent: its daemon frees the SDM lease at once
-// and the other agent becomes SPM.
+// and the other agent becomes SPM; restart the killed agent: it rejoins from
+// its local state file.
 //
 // Needs root and the sanlock package. Paths come from the environment
 // (meson): SANPOOL_AGENT, SANPOOL_SANLOCK_SHIM.
@@ -172,6 +173,13 @@ class TwoAgents {
   }
 
   AgentProcess& agent(int host) { return *agents_.at(host - 1); }
+  // A new agent process for `host` (same config, state file and daemon).
+  AgentProcess& Restart(int host) {
+    agents_.at(host - 1).reset();
+    agents_.at(host - 1) = std::make_unique<AgentProcess>(
+        dir_, host, daemons_.at(host - 1)->run_dir());
+    return agent(host);
+  }
 
   // Polls both agents until one reports SPM; returns its host number, or 0.
   int WaitForSpm(std::vector<int> hosts) {
@@ -234,6 +242,14 @@ TEST_CASE("two agents: one SPM automatically; kill -9 it, the other takes over")
       "StoragePool.getInfo", {{"storagepoolID", kPool}});
   CHECK(after.at("info").at("spm_id").as_int64() == other);
   CHECK(after.at("info").at("lver").as_int64() == 2);
+
+  // The killed agent comes back: it restores its membership from its state
+  // file (nobody calls connect) and sees the new SPM.
+  AgentProcess& back = cluster.Restart(spm);
+  json::value status =
+      back.Call("StoragePool.getSpmStatus", {{"storagepoolID", kPool}});
+  CHECK(status.at("spmStatus").as_string() != "SPM");
+  CHECK(status.at("spmId").as_int64() == other);
   (void)b;
 }
 
