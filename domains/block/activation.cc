@@ -105,8 +105,10 @@ Status Activator::ForceDeactivate(const std::string& vg,
   return Status::Ok();
 }
 
-Status Activator::Refresh(const std::string& vg, const std::string& lv) {
+Status Activator::Refresh(const std::string& vg, const std::string& lv,
+                          CacheState cache) {
   ASSIGN_OR_RETURN(std::string name, dm::LvDeviceName(vg, lv));
+  if (cache == CacheState::kMayBeStale) lvm_.InvalidateLvs(vg);
   ASSIGN_OR_RETURN(dm::Table table, TableOf(vg, lv));
   MutexLock lock(mu_);
   ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));

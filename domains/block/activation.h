@@ -68,8 +68,12 @@ class Activator {
   // format); refused by the dm while open. Missing mapping: OK.
   Status ForceDeactivate(const std::string& vg, const std::string& lv)
       EXCLUDES(mu_);
-  // Reloads the table of a mapped LV from its current segments.
-  Status Refresh(const std::string& vg, const std::string& lv) EXCLUDES(mu_);
+  // Reloads the table of a mapped LV from its current segments. With
+  // kMayBeStale (another host extended the LV) the VG's LVs are re-read
+  // from lvm first; kFresh is for the host whose LvmCache made the change.
+  enum class CacheState { kMayBeStale, kFresh };
+  Status Refresh(const std::string& vg, const std::string& lv,
+                 CacheState cache = CacheState::kMayBeStale) EXCLUDES(mu_);
 
   // Removes unreferenced mappings of `vgs` (see above).
   Result<StaleMappings> RemoveStale(const std::set<std::string>& vgs)

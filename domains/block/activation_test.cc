@@ -38,6 +38,14 @@ class ActivatorTest {
     return n;
   }
 
+  size_t LvsRuns() {
+    size_t n = 0;
+    for (const auto& argv : runner_.CallArgvs()) {
+      if (argv.size() > 1 && argv[1] == "lvs") ++n;
+    }
+    return n;
+  }
+
   FakeProcessRunner runner_;
   lvm::Lvm lvm_;
   lvm::LvmCache cache_;
@@ -103,6 +111,17 @@ TEST_CASE_METHOD(ActivatorTest, "refresh reloads mapped LVs only") {
   REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
   REQUIRE(activator_.Refresh("h4test", "vol1").ok());
   CHECK(DmCalls("reload") == 1);
+}
+
+TEST_CASE_METHOD(ActivatorTest, "refresh re-reads the LV unless told fresh") {
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  const size_t before = LvsRuns();
+  REQUIRE(activator_.Refresh("h4test", "vol1").ok());
+  CHECK(LvsRuns() == before + 1);  // another host may have extended it
+  REQUIRE(activator_.Refresh("h4test", "vol1",
+                              Activator::CacheState::kFresh)
+              .ok());
+  CHECK(LvsRuns() == before + 1);
 }
 
 TEST_CASE_METHOD(ActivatorTest, "an open mapping survives the last release") {

@@ -173,6 +173,14 @@ class BlockSan {
     return r->stdout_data + r->stderr_data;
   }
 
+  uint64_t DeviceSize(const std::string& dev) {
+    auto file = env_->OpenDirect(dev, {.block_size = 512});
+    REQUIRE(file.ok());
+    auto size = (*file)->Size();
+    REQUIRE(size.ok());
+    return *size;
+  }
+
   std::string ReadDirect(const std::string& dev, uint64_t offset,
                          size_t size) {
     auto file = env_->OpenDirect(dev, {.block_size = 512});
@@ -273,6 +281,11 @@ TEST_CASE_METHOD(BlockSan, "block domain: create, thin volume, ENOSPC, extend, "
   INFO(out);
   CHECK(out.find("No space left on device") != std::string::npos);
 
+  // Host B has the LV mapped too (shared) before the extend.
+  auto path_b = activator_b_->Activate(sd_, vol1, LockMode::kShared);
+  REQUIRE(path_b.ok());
+  CHECK(DeviceSize(*path_b) == 128 * kMiB);
+
   auto grown = volumes_->ExtendLv(vol1, 512);
   REQUIRE(grown.ok());
   CHECK(*grown == 512 * kMiB);
@@ -288,9 +301,12 @@ TEST_CASE_METHOD(BlockSan, "block domain: create, thin volume, ENOSPC, extend, "
   CHECK(out.find("Pattern verification failed") == std::string::npos);
   CHECK(out.find("read ") != std::string::npos);
 
+  // Host A's mapping grew with the extend; host B's grows on refresh.
+  CHECK(DeviceSize(prepared->chain.front().target) == 512 * kMiB);
+  CHECK(DeviceSize(*path_b) == 128 * kMiB);
+  REQUIRE(activator_b_->Refresh(sd_, vol1).ok());
+  CHECK(DeviceSize(*path_b) == 512 * kMiB);
   // Host B maps the same LV through its own dmemu: same bytes both ways.
-  auto path_b = activator_b_->Activate(sd_, vol1, LockMode::kShared);
-  REQUIRE(path_b.ok());
   const std::string dev_a = prepared->chain.front().target;
   CHECK(ReadDirect(dev_a, 0, kMiB) == ReadDirect(*path_b, 0, kMiB));
   std::string pattern(kMiB, '\0');

@@ -353,7 +353,8 @@ Result<uint64_t> BlockVolumes::ExtendLv(std::string_view vol,
   ASSIGN_OR_RETURN(lvm::Lv lv, lvm.GetLv(vg_, name));
   if (lv.size_bytes >= size_mib * kMiB) return lv.size_bytes;
   RETURN_IF_ERROR(lvm.LvExtend(vg_, name, lvm::LvSize::MiB(size_mib)));
-  RETURN_IF_ERROR(domain_.deps().activator->Refresh(vg_, name));
+  RETURN_IF_ERROR(domain_.deps().activator->Refresh(
+      vg_, name, Activator::CacheState::kFresh));
   ASSIGN_OR_RETURN(lv, lvm.GetLv(vg_, name));
   return lv.size_bytes;
 }
