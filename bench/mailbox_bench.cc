@@ -36,6 +36,7 @@
 #include "base/env.h"
 #include "base/fault_env.h"
 #include "base/log.h"
+#include "bench/mailbox_bench_util.h"
 #include "mailbox/host_mailbox.h"
 #include "mailbox/mailbox_io.h"
 #include "mailbox/spm_mailbox.h"
@@ -44,29 +45,6 @@ namespace sanpool::bench {
 namespace {
 
 using mailbox::kMiB;
-
-struct Series {
-  std::string name;
-  std::vector<double> ms;
-
-  double Percentile(double p) const {
-    if (ms.empty()) return 0;
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
-    return sorted[i];
-  }
-};
-
-double Ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
-std::string CountedUuid(int kind, int n) {
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-0000-4000-8000-%012x", kind, n);
-  return buf;
-}
 
 // The shared VG: LV sizes, and when each volume's extend ran.
 class BenchVg {
@@ -120,23 +98,6 @@ struct LevelResult {
       reload{"reload"};
 };
 
-struct Files {
-  std::string dir, inbox, outbox;
-};
-
-Result<Files> MakeFiles(Env& env, const std::string& parent) {
-  std::string templ = parent + "/sanpool-mailbox-bench-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) {
-    return ErrnoToStatus(errno, "mkdtemp " + templ);
-  }
-  Files f{templ, templ + "/inbox", templ + "/outbox"};
-  RETURN_IF_ERROR(mailbox::CreateMailboxFile(env, f.inbox,
-                                             mailbox::kDefaultMaxHostId));
-  RETURN_IF_ERROR(mailbox::CreateMailboxFile(env, f.outbox,
-                                             mailbox::kDefaultMaxHostId));
-  return f;
-}
-
 std::vector<int> HostIds(int hosts) {
   std::vector<int> ids;
   for (int h = 1; h <= hosts; ++h) ids.push_back(h);
@@ -145,7 +106,7 @@ std::vector<int> HostIds(int hosts) {
 
 Result<LevelResult> RunLevel(Env& env, const Config& config, int level) {
   SystemClock clock;
-  ASSIGN_OR_RETURN(Files files, MakeFiles(env, config.parent));
+  ASSIGN_OR_RETURN(MailboxFiles files, MakeMailboxFiles(env, config.parent));
   BenchVg vg(clock, std::chrono::milliseconds(config.extend_delay_ms));
   mailbox::SpmMailboxOptions spm_options;
   spm_options.inbox_path = files.inbox;
@@ -218,7 +179,7 @@ struct IdleResult {
 
 Result<IdleResult> RunIdle(Env& base, const Config& config) {
   SystemClock clock;
-  ASSIGN_OR_RETURN(Files files, MakeFiles(base, config.parent));
+  ASSIGN_OR_RETURN(MailboxFiles files, MakeMailboxFiles(base, config.parent));
   FaultEnv counting(base);  // no faults: counts the SPM's I/O
   mailbox::SpmMailboxOptions options;
   options.inbox_path = files.inbox;
@@ -249,20 +210,6 @@ Result<IdleResult> RunIdle(Env& base, const Config& config) {
   spm.Stop();
   std::filesystem::remove_all(files.dir);
   return r;
-}
-
-std::vector<int> ParseLevels(const std::string& text) {
-  std::vector<int> levels;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) levels.push_back(std::atoi(item.c_str()));
-  return levels;
-}
-
-void AppendSeries(std::ostringstream& json, const Series& s) {
-  json << "\"" << s.name << "_ms\": {\"p50\": " << s.Percentile(0.5)
-       << ", \"p99\": " << s.Percentile(0.99)
-       << ", \"max\": " << s.Percentile(1.0) << "}";
 }
 
 int Main(int argc, char** argv) {
