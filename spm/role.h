@@ -8,8 +8,9 @@
 //   RETURN_IF_ERROR(role.RequireSpm());
 //
 // Who may write metadata (the rule every implementation follows):
-//   * A host connected to a pool (StoragePool.connect) writes metadata only
-//     while it is that pool's SPM, i.e. holds the pool's SDM lease: every
+//   * A host connected to a pool (StoragePool.connect, or a saved membership
+//     still being restored at start) writes metadata only while it is that
+//     pool's SPM, i.e. holds the pool's SDM lease: every
 //     domain it works on is reached through the pool, and a second writer
 //     would corrupt shared metadata.
 //   * A host connected to no pool has no SPM role. It may write the domains
