@@ -20,6 +20,9 @@ import pytest
 
 CLI = os.environ.get("SANPOOL_CLI", "")
 WAIT_S = 60
+# After a host crash sanlock lets others take its leases at HostDead
+# (76 s at io_timeout 2) and at most PaxosAcquireHeldMax (90 s) + back-off.
+HOST_CRASH_WAIT_S = 150
 POOL = "5a5a5a5a-0000-4000-8000-000000000001"
 MASTER = "5a5a5a5a-0000-4000-8000-0000000000d1"
 
@@ -54,15 +57,15 @@ class Rig:
     def spm_status(self, index):
         return self.call(index, "StoragePool.getSpmStatus", {"storagepoolID": POOL})
 
-    def wait_for_spm(self, hosts):
+    def wait_for_spm(self, hosts, wait_s=WAIT_S):
         """Polls `hosts` until one reports SPM; returns its index."""
-        deadline = time.monotonic() + WAIT_S
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             for h in hosts:
                 if self.spm_status(h)["spmStatus"] == "SPM":
                     return h
             time.sleep(0.2)
-        raise AssertionError(f"no SPM among hosts {hosts} in {WAIT_S} s\n{self.logs()}")
+        raise AssertionError(f"no SPM among hosts {hosts} in {wait_s} s\n{self.logs()}")
 
     def logs(self):
         out = []
@@ -160,8 +163,8 @@ def test_hosts_die_and_come_back(rig):
     rig.run("down")  # idempotent
 
 
-def test_one_spm_and_failover_after_agent_crash(rig):
-    rig.run("up", "--hosts", "3", "--lun-size", "10G")
+def make_pool(rig):
+    """A file master domain on the NAS and a pool every host joins."""
     nas = os.path.join(rig.dir, "nas")
     for h in (1, 2, 3):
         res = rig.call(h, "StoragePool.connectStorageServer",
@@ -178,6 +181,10 @@ def test_one_spm_and_failover_after_agent_crash(rig):
                  {"storagepoolID": POOL, "hostID": h, "masterSdUUID": MASTER,
                   "masterVersion": 1})
 
+
+def test_one_spm_and_failover_after_agent_crash(rig):
+    rig.run("up", "--hosts", "3", "--lun-size", "10G")
+    make_pool(rig)
     spm = rig.wait_for_spm([1, 2, 3])
     # A few contention rounds later still exactly one SPM, and all agree.
     time.sleep(3)
@@ -197,3 +204,27 @@ def test_one_spm_and_failover_after_agent_crash(rig):
     rig.run("start-host", str(spm))
     assert rig.host(spm)["ping"] is True
     assert rig.spm_status(new_spm)["spmStatus"] == "SPM"
+
+
+def test_failover_after_host_crash(rig):
+    rig.run("up", "--hosts", "3", "--lun-size", "10G")
+    make_pool(rig)
+    spm = rig.wait_for_spm([1, 2, 3])
+    rig.run("kill-host", str(spm))
+    others = [h for h in (1, 2, 3) if h != spm]
+    # Until HostDead the survivors must not take the lease; then one does.
+    assert all(rig.spm_status(h)["spmStatus"] != "SPM" for h in others)
+    new_spm = rig.wait_for_spm(others, wait_s=HOST_CRASH_WAIT_S)
+    assert new_spm in others
+    rig.run("start-host", str(spm))
+    assert alive(rig.host(spm)) == ALL_UP
+    # It rejoins the pool from its state file, as a non-SPM host.
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        r = rig.run("call", str(spm), "StoragePool.getSpmStatus",
+                    json.dumps({"storagepoolID": POOL}), check=False)
+        if r.returncode == 0:
+            assert json.loads(r.stdout)["spmStatus"] != "SPM"
+            break
+        assert time.monotonic() < deadline, f"host {spm} did not rejoin: {r.stderr}"
+        time.sleep(0.5)
