@@ -11,11 +11,11 @@
 // R rounds (default 10) in which every host asks at once for L extends of
 // distinct volumes spread over K domains (VGs, default 1) and waits for all.
 // The fake lvextend costs D ms (default 45, a real lvextend on the rig):
-//   serial   D per volume, volumes of one call one after the other (what
-//            BlockExtender does: real lvm runs one lvextend per LV and
-//            serialises them within a VG);
-//   batched  D per Extender call whatever its size (an Extender that makes
-//            one lvm call per batch).
+//   serial   D per volume, one volume per call (BlockExtender: one
+//            lvextend per LV); calls overlap freely (this fake has no VG
+//            lock, real lvm serialises the metadata commits within a VG);
+//   batched  D per Extender call whatever its size, up to 64 volumes per
+//            call (an Extender that makes one lvm call per batch).
 // The refresh is instant. Each request's round trip is split into send
 // (queued -> sent: the inbox write, or the batch start on the SPM), spm
 // (sent -> answered: waiting for and running the lvextend, and the reply)
@@ -68,6 +68,9 @@ class BenchExtender final : public spm::Extender {
       out.push_back(size);
     }
     return out;
+  }
+  size_t MaxBatch() const override {
+    return model_ == LvmModel::kBatched ? 64 : 1;
   }
   uint64_t Size(const std::string& volume) {
     MutexLock lock(mu_);

@@ -11,7 +11,15 @@ namespace sanpool::spm {
 
 ExtendBatcher::ExtendBatcher(Extender& extender, const SpmRole& role,
                              Clock& clock, ExtendBatcherOptions options)
-    : extender_(extender), role_(role), clock_(clock), options_(options) {
+    : extender_(extender),
+      role_(role),
+      clock_(clock),
+      options_(options),
+      per_domain_(options.per_domain > 0
+                      ? std::min(options.per_domain, options.concurrency)
+                      : options.concurrency),
+      max_batch_(std::max<size_t>(
+          1, std::min(options.max_batch, extender.MaxBatch()))) {
   assert(options_.concurrency >= 1 && options_.max_batch >= 1);
   for (int i = 0; i < options_.concurrency; ++i) {
     threads_.emplace_back([this] { Worker(); });
@@ -21,7 +29,7 @@ ExtendBatcher::ExtendBatcher(Extender& extender, const SpmRole& role,
 ExtendBatcher::~ExtendBatcher() { Shutdown(); }
 
 void ExtendBatcher::MarkReady(const std::string& domain, DomainQueue& q) {
-  if (q.running || q.ready || q.items.empty()) return;
+  if (q.running >= per_domain_ || q.ready || q.items.empty()) return;
   q.ready = true;
   ready_.push_back(domain);
   work_.Signal();
@@ -63,18 +71,27 @@ void ExtendBatcher::Worker() {
       ready_.pop_front();
       DomainQueue& q = domains_[domain];
       q.ready = false;
-      q.running = true;
-      const size_t n = std::min(q.items.size(), options_.max_batch);
+      // This domain's share: spread what is queued over the calls that can
+      // run for it now.
+      const int idle = options_.concurrency - busy_;
+      const size_t slots =
+          static_cast<size_t>(std::max(1, std::min(per_domain_ - q.running, idle)));
+      const size_t n = std::min(
+          {(q.items.size() + slots - 1) / slots, max_batch_, q.items.size()});
       for (size_t i = 0; i < n; ++i) {
         items.push_back(std::move(q.items.front()));
         q.items.pop_front();
       }
+      ++q.running;
+      ++busy_;
+      MarkReady(domain, q);  // the rest, on another thread
     }
     RunBatch(domain, std::move(items));
     MutexLock lock(mu_);
+    --busy_;
     auto it = domains_.find(domain);
-    it->second.running = false;
-    if (it->second.items.empty()) {
+    --it->second.running;
+    if (it->second.items.empty() && it->second.running == 0) {
       domains_.erase(it);
     } else if (!stopping_) {
       MarkReady(domain, it->second);

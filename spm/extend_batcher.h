@@ -8,14 +8,20 @@
 //                              SteadyTime started, SteadyTime finished) {...});
 //   Result<uint64_t> size = batcher.ExtendNow(request);  // blocks
 //
-// Scheduling: requests queue per domain. At most one Extender call runs per
-// domain at a time (real lvm takes the VG lock for each lvextend: running
-// more at once only queues them inside lvm), and up to `concurrency`
-// domains are served at once. While a domain's call runs, new requests for
-// it accumulate and the next call takes them all (at most `max_batch`), so
-// a burst of 60 requests costs as many calls as the Extender needs, not 60
-// waits for a free worker. Requests for the same volume in one batch are
-// coalesced: the largest target is asked, every caller gets the result.
+// Scheduling: requests queue per domain (VG); `concurrency` threads make
+// the Extender calls, at most `per_domain` of them for one domain at once.
+// A call carries at most min(max_batch, extender.MaxBatch()) requests: a
+// thread that picks a domain takes its share of what is queued there,
+// ceil(queued / free slots), where the free slots are the domain's unused
+// calls bounded by the idle threads. So with an Extender that makes one lvm
+// call per batch, a burst of 60 requests and 8 idle threads becomes 8 calls
+// of 7-8 volumes (8 lvm runs, not 60), and requests arriving while a
+// domain's calls run form its next batches; with one that runs an lvm
+// command per volume (MaxBatch 1) they are 60 calls, 8 at a time. With
+// per_domain = 1 a domain's calls are strictly serial (lvm takes the VG
+// lock for each change; only its start-up and device scan overlap).
+// Requests for the same volume in one batch are coalesced: the largest
+// target is asked, every caller gets the result.
 //
 // Role: each call is preceded by role.IsSpm(); when this host is no longer
 // the SPM the whole batch fails with NotSpmError() (654) and nothing is
@@ -50,7 +56,8 @@
 namespace sanpool::spm {
 
 struct ExtendBatcherOptions {
-  int concurrency = 8;     // domains served at once (mailbox.spm_concurrency)
+  int concurrency = 8;     // Extender calls at once (mailbox.spm_concurrency)
+  int per_domain = 0;      // Extender calls at once per domain; 0: concurrency
   size_t max_batch = 64;   // requests per Extender call
 };
 
@@ -100,7 +107,7 @@ class ExtendBatcher {
   };
   struct DomainQueue {
     std::deque<Item> items;
-    bool running = false;
+    int running = 0;     // Extender calls in progress
     bool ready = false;  // listed in ready_
   };
 
@@ -114,10 +121,13 @@ class ExtendBatcher {
   const SpmRole& role_;
   Clock& clock_;
   const ExtendBatcherOptions options_;
+  const int per_domain_;
+  const size_t max_batch_;
 
   mutable Mutex mu_;
   CondVar work_;
   bool stopping_ GUARDED_BY(mu_) = false;
+  int busy_ GUARDED_BY(mu_) = 0;  // threads in RunBatch
   std::map<std::string, DomainQueue> domains_ GUARDED_BY(mu_);
   std::deque<std::string> ready_ GUARDED_BY(mu_);  // round robin
   ExtendBatcherStats stats_ GUARDED_BY(mu_);

@@ -1,6 +1,10 @@
 #include "spm/extend_batcher.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <memory>
 
 #include "base/clock.h"
 #include "spm/extend_test_util.h"
@@ -107,6 +111,63 @@ TEST_CASE("batcher: Shutdown cancels what is queued, later calls fail") {
   CHECK(first.get_future().get().ok());  // the running call finished
   CHECK(batcher.ExtendNow(Request(3, kGiB)).status().code() ==
         Code::kUnavailable);
+}
+
+
+TEST_CASE("batcher runs several calls for one domain up to per_domain") {
+  FakeVg vg;
+  FakeExtender extender(vg);
+  FakeSpmRole role(true);
+  SystemClock clock;
+  ExtendBatcher batcher(extender, role, clock,
+                        {.concurrency = 4, .per_domain = 2});
+  std::promise<void> both;
+  std::shared_future<void> both_in = both.get_future().share();
+  std::atomic<int> inside{0};
+  vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    if (++inside == 2) both.set_value();
+    // Two calls of the same domain are inside at once, or this times out.
+    CHECK(both_in.wait_for(std::chrono::seconds(30)) ==
+          std::future_status::ready);
+  });
+  std::future<Result<uint64_t>> first = std::async(
+      std::launch::async, [&] { return batcher.ExtendNow(Request(1, kGiB)); });
+  Result<uint64_t> second = batcher.ExtendNow(Request(2, kGiB));
+  CHECK(second.ok());
+  CHECK(first.get().ok());
+}
+
+TEST_CASE("batcher never batches for an extender with MaxBatch 1") {
+  FakeVg vg;
+  FakeExtender extender(vg);
+  extender.set_max_batch(1);
+  FakeSpmRole role(true);
+  SystemClock clock;
+  ExtendBatcher batcher(extender, role, clock,
+                        {.concurrency = 2, .per_domain = 1});
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  std::future<Result<uint64_t>> blocked = std::async(
+      std::launch::async, [&] { return batcher.ExtendNow(Request(1, kGiB)); });
+  entered.get_future().wait();
+  std::vector<std::future<Result<uint64_t>>> rest;
+  for (int i = 2; i <= 10; ++i) {
+    rest.push_back(std::async(std::launch::async, [&batcher, i] {
+      return batcher.ExtendNow(Request(i, kGiB));
+    }));
+  }
+  release.set_value();
+  CHECK(blocked.get().ok());
+  for (auto& r : rest) CHECK(r.get().ok());
+  CHECK(extender.calls().size() == 10);
+  CHECK(batcher.stats().largest_batch == 1);
 }
 
 }  // namespace

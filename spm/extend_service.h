@@ -13,7 +13,7 @@
 //
 // Where a request goes (decided when Extend is called):
 //   * this host is the SPM (role.IsSpm()): directly to the ExtendBatcher
-//     (the Extender, grouped per VG), then the VolumeRefresher reloads the
+//     (the Extender, batched per VG), then the VolumeRefresher reloads the
 //     local mapping and its size is checked against the target;
 //   * otherwise: through this host's HostMailbox (started on first use over
 //     the master domain's inbox/outbox that `locate` names); the SPM's reply
@@ -130,8 +130,10 @@ struct ExtendServiceOptions {
   Duration host_poll_interval = std::chrono::milliseconds(5);
   // Host: rewrite an unanswered request after (mailbox.resend_timeout_s).
   Duration resend_timeout = std::chrono::seconds(5);
-  // VGs extended at once (mailbox.spm_concurrency).
+  // Extender calls at once (mailbox.spm_concurrency), and per VG (0: no
+  // other limit); see spm/extend_batcher.h.
   int spm_concurrency = 8;
+  int spm_per_domain = 0;
   // Requests per Extender call.
   size_t max_batch = 64;
   // SpmMailbox callbacks waiting on the batcher at once: enough for bursts

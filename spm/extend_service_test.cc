@@ -129,10 +129,11 @@ TEST_CASE("Stop cancels requests still waiting for an SPM") {
   CHECK(done.get().status.code() == Code::kCancelled);
 }
 
-TEST_CASE("a burst on the SPM is served in batches per VG") {
+TEST_CASE("a burst on the SPM, one call per VG at a time, is batched") {
   ExtendFixture f;
   TestHost& spm = f.StartHost(1, true, [](ExtendServiceOptions& o) {
     o.spm_concurrency = 2;
+    o.spm_per_domain = 1;
   });
   std::promise<void> entered, release;
   std::shared_future<void> released = release.get_future().share();
@@ -185,7 +186,10 @@ TEST_CASE("more than 63 concurrent requests from one host all complete") {
 
 TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
   ExtendFixture f;
-  TestHost& a = f.StartHost(1, true);
+  // One call per VG at a time: A's local request waits behind X.
+  TestHost& a = f.StartHost(1, true, [](ExtendServiceOptions& o) {
+    o.spm_per_domain = 1;
+  });
   TestHost& b = f.StartHost(2, false);
   REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
 

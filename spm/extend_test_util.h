@@ -6,6 +6,7 @@
 #define SANPOOL_SPM_EXTEND_TEST_UTIL_H_
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -45,6 +46,10 @@ class FakeExtender final : public Extender {
     return out;
   }
 
+  // Batches up to 64 (as an Extender with one lvm call per batch would).
+  size_t MaxBatch() const override { return max_batch_; }
+  void set_max_batch(size_t n) { max_batch_ = n; }
+
   std::vector<std::vector<VolumeTarget>> calls() const {
     MutexLock lock(mu_);
     return calls_;
@@ -52,6 +57,7 @@ class FakeExtender final : public Extender {
 
  private:
   FakeVg& vg_;
+  std::atomic<size_t> max_batch_{64};
   mutable Mutex mu_;
   std::vector<std::vector<VolumeTarget>> calls_ GUARDED_BY(mu_);
 };

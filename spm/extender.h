@@ -15,6 +15,7 @@
 #ifndef SANPOOL_SPM_EXTENDER_H_
 #define SANPOOL_SPM_EXTENDER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,13 +42,18 @@ class Extender {
   // room (oVirt answers size 0), kNotFound for a missing LV, lvm's errors.
   // An LV already big enough is a success without any change. The volumes
   // of one call are distinct. The service never runs two calls for one
-  // domain at once (lvm serialises within a VG anyway), so an
-  // implementation that can make several changes with one lvm command
-  // should; one that cannot runs them one after the other.
+  // domain at once beyond the batcher's per-domain limit.
   // REQUIRES: the result has volumes.size() elements.
   virtual std::vector<Result<uint64_t>> ExtendVolumes(
       const std::string& domain_uuid,
       const std::vector<VolumeTarget>& volumes) = 0;
+
+  // The most volumes one call should carry. 1 (the default) for an
+  // implementation that runs one lvm command per volume anyway: a batch
+  // would only serialise changes whose lvm start-up and device scans can
+  // overlap. More for one whose call costs about one lvm run whatever its
+  // size.
+  virtual size_t MaxBatch() const { return 1; }
 };
 
 class VolumeRefresher {
