@@ -138,7 +138,7 @@ class Rig {
                                    const std::string& method,
                                    const boost::json::value& params,
                                    std::chrono::seconds timeout);
-  HostStatus QueryHost(const RigState& state, const HostRecord& record);
+  HostStatus QueryHost(const HostRecord& record);
 
   Env& env_;
   ProcessRunner& runner_;

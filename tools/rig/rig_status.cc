@@ -81,8 +81,7 @@ Result<agent::RpcReply> Rig::Call(int index, const std::string& method, const js
   return CallHost(layout_.Host(index), method, params, timeout);
 }
 
-HostStatus Rig::QueryHost(const RigState& state, const HostRecord& record) {
-  (void)state;
+HostStatus Rig::QueryHost(const HostRecord& record) {
   HostStatus s;
   s.index = record.index;
   s.sanlock = {record.sanlock, IsAlive(record.sanlock)};
@@ -120,7 +119,7 @@ HostStatus Rig::QueryHost(const RigState& state, const HostRecord& record) {
 Result<RigStatus> Rig::GetStatus() {
   ASSIGN_OR_RETURN(RigState state, LoadState());
   RigStatus status;
-  for (const HostRecord& h : state.hosts) status.hosts.push_back(QueryHost(state, h));
+  for (const HostRecord& h : state.hosts) status.hosts.push_back(QueryHost(h));
   status.state = std::move(state);
   return status;
 }
