@@ -4,7 +4,10 @@
 #include <string>
 #include <utility>
 
+#include "agent/monitor_methods.h"
 #include "agent/storage_params.h"
+#include "spm/pool_errors.h"
+#include "spm/local_state.h"
 
 namespace sanpool::agent {
 namespace {
@@ -107,6 +110,33 @@ spm::ExtendCallback ExtendedPublisher(NotificationHub& hub) {
       params["message"] = r.status.message();
     }
     hub.Publish(kVolumeExtendedEvent, std::move(params));
+  };
+}
+
+spm::LocateMailboxFn PoolMailboxLocator(Env& env, std::string state_file,
+                                        MailboxFilesFn files) {
+  return [&env, state_file = std::move(state_file),
+          files = std::move(files)]() -> Result<spm::MailboxLocation> {
+    ASSIGN_OR_RETURN(std::optional<spm::LocalState> state,
+                     spm::LoadLocalState(env, state_file));
+    if (!state) {
+      return Status(Code::kFailedPrecondition,
+                    "not connected to a storage pool",
+                    spm::pool_code::kStoragePoolUnknown);
+    }
+    ASSIGN_OR_RETURN(MailboxFiles f, files(state->master_sd));
+    return spm::MailboxLocation{f.inbox, f.outbox,
+                                static_cast<int>(state->host_id)};
+  };
+}
+
+MailboxFilesFn FileDomainMailboxFiles(Env& env, std::string repository) {
+  return [&env, repository = std::move(repository)](
+             const std::string& sd) -> Result<MailboxFiles> {
+    ASSIGN_OR_RETURN(std::string metadata,
+                     FindFileDomainMetadata(env, repository, sd));
+    const std::string dir = metadata.substr(0, metadata.rfind('/') + 1);
+    return MailboxFiles{dir + "inbox", dir + "outbox"};
   };
 }
 

@@ -26,9 +26,12 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <functional>
+#include <string>
 
 #include "agent/method_registry.h"
 #include "agent/notifications.h"
+#include "base/env.h"
 #include "base/status.h"
 #include "spm/extend_service.h"
 
@@ -53,6 +56,26 @@ boost::json::object ExtendResultJson(const spm::ExtendResult& result);
 // An ExtendService on_extended callback publishing Volume.extended on `hub`
 // (which must outlive the service).
 spm::ExtendCallback ExtendedPublisher(NotificationHub& hub);
+
+// The inbox and outbox of master domain `sd` (block: its LVs' mapped
+// devices; file: dom_md/inbox, dom_md/outbox).
+struct MailboxFiles {
+  std::string inbox;
+  std::string outbox;
+};
+using MailboxFilesFn =
+    std::function<Result<MailboxFiles>(const std::string& sd_uuid)>;
+
+// ExtendService's locate: the pool this host is connected to, as the local
+// pool state (`state_file`, spm/local_state.h) records it (master domain,
+// host id), and `files` of its master. kFailedPrecondition (309) when not
+// connected; the state file's and `files`' errors. `env` must outlive it.
+spm::LocateMailboxFn PoolMailboxLocator(Env& env, std::string state_file,
+                                        MailboxFilesFn files);
+
+// File domains: dom_md/inbox and dom_md/outbox next to the metadata that
+// FindFileDomainMetadata finds under <repository>/mnt.
+MailboxFilesFn FileDomainMailboxFiles(Env& env, std::string repository);
 
 }  // namespace sanpool::agent
 

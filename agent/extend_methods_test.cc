@@ -3,11 +3,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <memory>
 #include <future>
 #include <string>
 #include <vector>
 
 #include "spm/extend_test_util.h"
+#include "spm/local_state.h"
 
 namespace sanpool::agent {
 namespace {
@@ -111,6 +114,45 @@ TEST_CASE("Volume.extended carries ids, result and timings") {
   json::object failed = json::parse(seen[1]).as_object();
   CHECK_FALSE(failed.at("params").as_object().at("ok").as_bool());
   CHECK(failed.at("params").as_object().at("message").as_string() == "VG full");
+}
+
+TEST_CASE("the pool's master mailbox is found from the local pool state") {
+  std::unique_ptr<Env> env = NewPosixEnv();
+  char tmpl[] = "/tmp/sanpool-extend-locate-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  const std::string state = dir + "/pool.state";
+  const std::string sd = spm::testing::ExtendFixture::Request(1, 0).domain_uuid;
+  std::string asked;
+  spm::LocateMailboxFn locate = PoolMailboxLocator(
+      *env, state, [&](const std::string& master) -> Result<MailboxFiles> {
+        asked = master;
+        return MailboxFiles{"/dev/in", "/dev/out"};
+      });
+  Result<spm::MailboxLocation> none = locate();
+  CHECK(none.status().code() == Code::kFailedPrecondition);
+  CHECK(none.status().storage_code() == 309);
+
+  REQUIRE(spm::SaveLocalState(*env, state,
+                              {.pool_uuid = sd, .host_id = 7,
+                               .master_sd = sd, .master_version = 1})
+              .ok());
+  Result<spm::MailboxLocation> found = locate();
+  REQUIRE(found.ok());
+  CHECK(asked == sd);
+  CHECK(found->host_id == 7);
+  CHECK(found->inbox_path == "/dev/in");
+  CHECK(found->outbox_path == "/dev/out");
+
+  // File masters: dom_md next to the metadata under <repository>/mnt.
+  const std::string dom_md = dir + "/repo/mnt/server:_export/" + sd + "/dom_md";
+  std::filesystem::create_directories(dom_md);
+  Result<MailboxFiles> files = FileDomainMailboxFiles(*env, dir + "/repo")(sd);
+  INFO(files.status().ToString());
+  REQUIRE(files.ok());
+  CHECK(files->inbox == dom_md + "/inbox");
+  CHECK(files->outbox == dom_md + "/outbox");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
