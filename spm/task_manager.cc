@@ -17,6 +17,21 @@ Status UnknownTask(std::string_view id) {
 
 bool IsDone(TaskState state) { return state == TaskState::kFinished; }
 
+bool HasTag(const std::vector<std::string>& tags, std::string_view tag) {
+  return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
+
+void RecordOrLog(TaskJournal* journal, const TaskRecord& record,
+                 const std::vector<RecoveryStep>& recovery) {
+  if (journal == nullptr) return;
+  if (Status s = journal->Record(record, recovery); !s.ok()) {
+    log::Error("task", "cannot persist task state",
+               {{"task", record.id},
+                {"state", std::string(ToString(record.state))},
+                {"error", s.ToString()}});
+  }
+}
+
 }  // namespace
 
 std::string_view ToString(TaskState state) {
@@ -64,6 +79,11 @@ void JobContext::SetProgress(int percent) {
   if (set_progress_) set_progress_(std::clamp(percent, 0, 100));
 }
 
+Status JobContext::AddRecovery(RecoveryStep step) {
+  if (!add_recovery_) return Status::Ok();
+  return add_recovery_(std::move(step));
+}
+
 TaskManager::TaskManager(Clock& clock, TaskManagerOptions options,
                          StateCallback on_state_change)
     : clock_(clock),
@@ -82,6 +102,7 @@ Result<std::string> TaskManager::Schedule(std::string verb,
   {
     MutexLock notify(notify_mu_);
     TaskRecord snapshot;
+    std::shared_ptr<TaskJournal> journal;
     {
       MutexLock lock(mu_);
       if (shut_down_) {
@@ -99,8 +120,20 @@ Result<std::string> TaskManager::Schedule(std::string verb,
       task->record.tags = std::move(tags);
       task->record.state = TaskState::kQueued;
       task->record.start_time = clock_.WallNow();
+      if (journal_ != nullptr && HasTag(task->record.tags, "spm")) {
+        task->journal = journal_;
+      }
+      journal = task->journal;
       snapshot = task->record;
       tasks_.emplace(id, std::move(task));
+    }
+    // Persisted before the job can start; no record, no task.
+    if (journal != nullptr) {
+      if (Status s = journal->Record(snapshot, {}); !s.ok()) {
+        MutexLock lock(mu_);
+        tasks_.erase(id);
+        return s.Annotate("persisting task " + id);
+      }
     }
     if (on_state_change_) on_state_change_(snapshot);
   }
@@ -126,6 +159,8 @@ void TaskManager::Transition(const std::string& id,
                              const std::function<void(TaskRecord&)>& change) {
   MutexLock notify(notify_mu_);
   TaskRecord snapshot;
+  std::shared_ptr<TaskJournal> journal;
+  std::vector<RecoveryStep> recovery;
   {
     MutexLock lock(mu_);
     auto it = tasks_.find(id);
@@ -133,8 +168,65 @@ void TaskManager::Transition(const std::string& id,
     if (it == tasks_.end()) return;
     change(it->second->record);
     snapshot = it->second->record;
+    journal = it->second->journal;
+    if (journal != nullptr) recovery = it->second->recovery;
   }
+  RecordOrLog(journal.get(), snapshot, recovery);
   if (on_state_change_) on_state_change_(snapshot);
+}
+
+Status TaskManager::AddRecovery(const std::string& id, RecoveryStep step) {
+  MutexLock notify(notify_mu_);
+  TaskRecord snapshot;
+  std::shared_ptr<TaskJournal> journal;
+  std::vector<RecoveryStep> recovery;
+  {
+    MutexLock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return UnknownTask(id);
+    journal = it->second->journal;
+    if (journal == nullptr) return Status::Ok();
+    it->second->recovery.push_back(std::move(step));
+    snapshot = it->second->record;
+    recovery = it->second->recovery;
+  }
+  Status s = journal->Record(snapshot, recovery);
+  if (!s.ok()) {
+    MutexLock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it != tasks_.end() && !it->second->recovery.empty()) {
+      it->second->recovery.pop_back();
+    }
+    return s.Annotate("persisting a recovery step of task " + id);
+  }
+  return Status::Ok();
+}
+
+void TaskManager::SetJournal(std::shared_ptr<TaskJournal> journal) {
+  MutexLock notify(notify_mu_);
+  MutexLock lock(mu_);
+  if (journal == nullptr) {
+    for (auto& [id, task] : tasks_) task->journal.reset();
+  }
+  journal_ = std::move(journal);
+}
+
+Status TaskManager::Restore(TaskRecord record,
+                            std::shared_ptr<TaskJournal> journal) {
+  if (!IsDone(record.state)) {
+    return InvalidArgumentError("only finished tasks can be restored: " +
+                                record.id);
+  }
+  MutexLock lock(mu_);
+  if (tasks_.count(record.id) != 0) {
+    return Status(Code::kAlreadyExists, "task exists: " + record.id);
+  }
+  auto task = std::make_shared<Task>();
+  std::string id = record.id;
+  task->record = std::move(record);
+  task->journal = std::move(journal);
+  tasks_.emplace(std::move(id), std::move(task));
+  return Status::Ok();
 }
 
 void TaskManager::SetProgress(const std::string& id, int percent) {
@@ -169,7 +261,9 @@ void TaskManager::RunJob(const std::string& id, const Job& job) {
     token = it->second->cancel.Token();
   }
   JobContext ctx([this, id](int percent) { SetProgress(id, percent); },
-                 token);
+                 token, [this, id](RecoveryStep step) {
+                   return AddRecovery(id, std::move(step));
+                 });
   Status status = job(ctx);
   if (!status.ok()) {
     log::Warning("task", "job failed", {{"task", id},
@@ -246,15 +340,24 @@ Status TaskManager::Stop(std::string_view id) {
 }
 
 Status TaskManager::Clear(std::string_view id) {
-  MutexLock lock(mu_);
-  auto it = tasks_.find(id);
-  if (it == tasks_.end()) return UnknownTask(id);
-  if (!IsDone(it->second->record.state)) {
-    return Status(Code::kFailedPrecondition,
-                  "Task not finished: " + std::string(id),
-                  kTaskNotFinishedCode);
+  std::shared_ptr<TaskJournal> journal;
+  {
+    MutexLock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return UnknownTask(id);
+    if (!IsDone(it->second->record.state)) {
+      return Status(Code::kFailedPrecondition,
+                    "Task not finished: " + std::string(id),
+                    kTaskNotFinishedCode);
+    }
+    journal = it->second->journal;
   }
-  tasks_.erase(it);
+  // A finished task changes no more, so its record can go outside mu_.
+  if (journal != nullptr) {
+    RETURN_IF_ERROR(journal->Remove(id));
+  }
+  MutexLock lock(mu_);
+  tasks_.erase(std::string(id));
   return Status::Ok();
 }
 

@@ -46,9 +46,17 @@
 // and must not call Schedule/Stop/Clear/Shutdown on this manager (Get/List
 // are fine). Progress changes do not call it.
 //
-// Persistence: none yet; TaskRecord holds everything a restart would need to
-// report (issue 5 writes it to the master domain's tasks/ dir on every state
-// change; jobs are not re-run, as in oVirt).
+// Persistence (optional, issue 5): with a TaskJournal set (SetJournal; the
+// SPM sets a TaskStore over master/tasks while it holds the role), every task
+// tagged "spm" scheduled from then on is recorded before its job is
+// submitted (Schedule fails if that write fails), again on every state
+// change and every recovery step its job registers
+// (JobContext::AddRecovery), and its record is removed by Clear. Journal
+// writes are serialized with the state callbacks. SetJournal(nullptr)
+// detaches the journal from every task at once: nothing is written after
+// the SPM role is lost (the new SPM rolls the unfinished ones back; jobs
+// are never re-run, as in oVirt). Restore re-lists tasks a previous SPM
+// left on storage.
 //
 // Thread-safety: every method may be called from any thread.
 #ifndef SANPOOL_SPM_TASK_MANAGER_H_
@@ -103,6 +111,27 @@ struct TaskRecord {
   std::optional<WallTime> end_time;  // when finished
 };
 
+// One undo action a job registered, run (in reverse registration order) by
+// the next SPM if this one dies before the task finishes. `action` names
+// what to do ("remove_volume"), `args` its operands ({sd, img, vol}); the
+// runner must be idempotent (spm/task_recovery.h).
+struct RecoveryStep {
+  std::string action;
+  std::vector<std::string> args;
+  bool operator==(const RecoveryStep&) const = default;
+};
+
+// Where TaskManager persists tasks (TaskStore implements it). Calls are
+// serialized by the manager; they block on storage.
+class TaskJournal {
+ public:
+  virtual ~TaskJournal() = default;
+  virtual Status Record(const TaskRecord& record,
+                        const std::vector<RecoveryStep>& recovery) = 0;
+  // OK when there is nothing to remove.
+  virtual Status Remove(std::string_view id) = 0;
+};
+
 // What a running job sees.
 class JobContext {
  public:
@@ -111,12 +140,20 @@ class JobContext {
   void SetProgress(int percent);
   // The failure this job is about to return left work behind (see above).
   void MarkNotRolledBack() { not_rolled_back_ = true; }
+  // Registers an undo step BEFORE the work it undoes, and persists it when
+  // the task is journaled. An error (the journal write failed) means the
+  // job must not do that work. OK (and nothing kept) when not journaled.
+  Status AddRecovery(RecoveryStep step);
 
  private:
   friend class TaskManager;
-  JobContext(std::function<void(int)> set_progress, CancellationToken token)
-      : set_progress_(std::move(set_progress)), token_(std::move(token)) {}
+  JobContext(std::function<void(int)> set_progress, CancellationToken token,
+             std::function<Status(RecoveryStep)> add_recovery = {})
+      : set_progress_(std::move(set_progress)),
+        add_recovery_(std::move(add_recovery)),
+        token_(std::move(token)) {}
   std::function<void(int)> set_progress_;
+  std::function<Status(RecoveryStep)> add_recovery_;
   CancellationToken token_;
   bool not_rolled_back_ = false;
 };
@@ -160,6 +197,19 @@ class TaskManager {
   // kFailedPrecondition 403 while it is not finished.
   Status Clear(std::string_view id) EXCLUDES(mu_);
 
+  // Journals "spm" tasks from now on (see the file comment); nullptr
+  // detaches the journal from every task. Blocks while a journal write is in
+  // progress.
+  void SetJournal(std::shared_ptr<TaskJournal> journal)
+      EXCLUDES(mu_, notify_mu_);
+
+  // Re-lists a finished task read from storage (a previous SPM's), so that
+  // Task.getStatus/clear work for it; `journal` (may be null) is where Clear
+  // removes it. kInvalidArgument unless finished; kAlreadyExists when the id
+  // is known. Not counted against max_tasks' refusal.
+  Status Restore(TaskRecord record, std::shared_ptr<TaskJournal> journal)
+      EXCLUDES(mu_);
+
   // Refuses new tasks, stops every unfinished one and waits for running jobs
   // to return. Idempotent. REQUIRES: not called from a job.
   void Shutdown() EXCLUDES(mu_, notify_mu_);
@@ -168,7 +218,12 @@ class TaskManager {
   struct Task {
     TaskRecord record;
     CancellationSource cancel;
+    std::shared_ptr<TaskJournal> journal;  // null: not persisted
+    std::vector<RecoveryStep> recovery;
   };
+
+  Status AddRecovery(const std::string& id, RecoveryStep step)
+      EXCLUDES(mu_, notify_mu_);
 
   void RunJob(const std::string& id, const Job& job)
       EXCLUDES(mu_, notify_mu_);
@@ -188,6 +243,7 @@ class TaskManager {
   std::map<std::string, std::shared_ptr<Task>, std::less<>> tasks_
       GUARDED_BY(mu_);
   bool shut_down_ GUARDED_BY(mu_) = false;
+  std::shared_ptr<TaskJournal> journal_ GUARDED_BY(mu_);
   WorkerPool pool_;
 };
 
