@@ -191,6 +191,11 @@ Result<SpmStatus> Spm::StartLocked(const SpmPool& pool,
         return Status::Ok();
       });
   if (s.ok()) s = pool.master_fs->Prepare();
+  // The previous SPM's tasks: re-listed or rolled back before any SPM verb.
+  if (s.ok() && deps_.task_persistence != nullptr) {
+    s = deps_.task_persistence->Activate(pool.master_fs->tasks_dir())
+            .status();
+  }
   if (!s.ok()) {
     if (Status r = sanlock.Release(pool.sdm); !r.ok()) {
       log::Error(kLog, "cannot release SDM after a failed start",
@@ -236,6 +241,7 @@ Status Spm::StopLocked(const SpmPool& pool, StopMode mode) {
                   pool_code::kTaskInProgress);
   }
   is_spm_.store(false);  // no new SPM verb from here on
+  if (deps_.task_persistence != nullptr) deps_.task_persistence->Deactivate();
   UnfinishedSpmTasks(true);
   SpmStatus before = CachedStatus();
   // Still the lease holder: the last write as SPM says nobody is SPM.
@@ -338,6 +344,7 @@ void Spm::WatchLocked(const SpmPool& pool) {
 
 void Spm::LoseRoleLocked(const SpmPool& pool, const std::string& reason) {
   is_spm_.store(false);  // first: every SPM verb fails from here on
+  if (deps_.task_persistence != nullptr) deps_.task_persistence->Deactivate();
   log::Error(kLog, "lost the SPM role", {{"pool", pool.pool_uuid},
                                          {"reason", reason}});
   UnfinishedSpmTasks(true);

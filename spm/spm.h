@@ -73,6 +73,7 @@
 #include "spm/pool_metadata.h"
 #include "spm/role.h"
 #include "spm/task_manager.h"
+#include "spm/task_recovery.h"
 
 namespace sanpool::spm {
 
@@ -121,6 +122,10 @@ struct SpmDeps {
   lease::Sanlock* sanlock = nullptr;  // required
   Clock* clock = nullptr;             // required
   TaskManager* tasks = nullptr;       // SPM tasks; may be null
+  // Persistent tasks (issue 5); may be null. Activated on the master's
+  // tasks dir when becoming SPM (a failure fails the start), deactivated
+  // first thing when the role is lost or given up.
+  SpmTaskPersistence* task_persistence = nullptr;
   std::function<void(const std::string& pool_uuid, const SpmStatus& status)>
       on_change;
 };
