@@ -1,5 +1,6 @@
 #include "spm/extend_service.h"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -100,8 +101,8 @@ void ExtendService::Loop() {
     }
     const std::optional<SteadyTime> next = Reconcile();
     Clock& clock = *deps_.clock;
-    clock.SleepUntil(next ? *next : clock.SteadyNow() + std::chrono::hours(24),
-                     &waker_);
+    const SteadyTime poll = clock.SteadyNow() + options_.role_poll_interval;
+    clock.SleepUntil(next ? std::min(*next, poll) : poll, &waker_);
   }
 }
 

@@ -25,9 +25,9 @@
 // same inbox/outbox serving every host (its own included, so requests this
 // host sent before it became the SPM are served by itself) through the
 // same ExtendBatcher. The service's control thread starts it when the role
-// is gained (OnRoleChanged, or at Start) and stops it as soon as the role
-// is lost; OnRoleChanged itself never blocks, so it may be called from
-// Spm's on_change callback. A failed start (master unreachable) is retried
+// is gained and stops it as soon as the role is lost: at once when told
+// through OnRoleChanged (which never blocks, so it may be called from Spm's
+// on_change callback), else within `role_poll_interval`. A failed start (master unreachable) is retried
 // every `retry_interval` while the role lasts. A new SPM re-serves every
 // pending request and hosts resend unanswered ones: extends are absolute,
 // so serving one twice is harmless.
@@ -142,6 +142,9 @@ struct ExtendServiceOptions {
   int reload_threads = 4;
   // Between attempts to start the SPM mailbox while SPM.
   Duration retry_interval = std::chrono::seconds(1);
+  // The control thread also looks at the role this often, so a role change
+  // nobody reported through OnRoleChanged is noticed (an atomic load).
+  Duration role_poll_interval = std::chrono::milliseconds(100);
 };
 
 struct ExtendServiceStats {

@@ -38,6 +38,17 @@ TEST_CASE("on the SPM an extend runs directly and refreshes the mapping") {
   REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
 }
 
+TEST_CASE("an unreported role change is noticed by polling") {
+  ExtendFixture f;
+  TestHost& h = f.StartHost(1, false);
+  h.role.set_spm(true);  // no OnRoleChanged
+  REQUIRE(f.Drive([&] { return h.service->ServingMailbox(); }));
+  h.role.set_spm(false);
+  REQUIRE(f.Drive([&] { return !h.service->ServingMailbox(); }));
+  CHECK(h.service->stats().spm_starts == 1);
+  CHECK(h.service->stats().spm_stops == 1);
+}
+
 TEST_CASE("a host that is not SPM goes through the mailbox") {
   ExtendFixture f;
   f.mb.StartSpm({1, 2});  // the SPM engine, over the fake VG
