@@ -130,8 +130,14 @@ std::optional<SteadyTime> ExtendService::Reconcile() {
   auto fail = [&](const Status& s) -> std::optional<SteadyTime> {
     MutexLock lock(mu_);
     if (start_error_streak_++ == 0) {
-      log::Warning("extend", "cannot start the SPM mailbox; retrying",
-                   {{"error", s.ToString()}});
+      // Not in a pool (the role of an unbound host): nothing to serve yet.
+      if (s.code() == Code::kFailedPrecondition) {
+        log::Info("extend", "no pool mailbox to serve yet; retrying",
+                  {{"error", s.ToString()}});
+      } else {
+        log::Warning("extend", "cannot start the SPM mailbox; retrying",
+                     {{"error", s.ToString()}});
+      }
     }
     return clock.SteadyNow() + options_.retry_interval;
   };
