@@ -122,9 +122,46 @@ ConfigSchema AgentConfigSchema() {
                 "How long Volume.extend waits before answering with a "
                 "timeout (the extend goes on; Volume.extended reports it)",
                 milliseconds(10), std::chrono::hours(1))
+      .Enum("dm.backend", "kernel", {"kernel", "user"},
+            "Device mapper of block domains: `kernel` (libdevmapper, "
+            "production) or `user` (sanpool-dmemu over loop devices, for "
+            "machines without dm-mod: the rig and system tests)")
+      .Path("dm.dmemu_socket", "/run/sanpool/dmemu/dmemu.sock",
+            "dm.backend = user: the control socket of sanpool-dmemu "
+            "(its --socket)")
+      .Path("dm.dmemu_run_dir", "/run/sanpool/dmemu",
+            "dm.backend = user: sanpool-dmemu's --run-dir (device links "
+            "under <dir>/dev/)")
+      .String("lvm.devices", "",
+              "The SAN devices the agent may touch (the lvm device filter), "
+              "comma-separated absolute paths (multipath maps; loop devices "
+              "on the rig); no globs. Empty: no block domains are served")
+      .Int("lvm.max_processes", 10, 1, 100,
+           "lvm commands run at once (oVirt's MAX_COMMANDS)")
       .Enum("log.level", "info", {"debug", "info", "warning", "error"},
             "Lowest level logged");
   return s;
+}
+
+Result<std::vector<std::string>> ParseDeviceList(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view item = text.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) {
+      if (item.front() != '/' || item.find_first_of("*?[") != item.npos) {
+        return InvalidArgumentError("lvm.devices: '" + std::string(item) +
+                                    "' is not an absolute device path");
+      }
+      out.emplace_back(item);
+    }
+    start = end + 1;
+  }
+  return out;
 }
 
 Result<AgentConfig> AgentConfigFrom(const Config& config) {
@@ -167,6 +204,15 @@ Result<AgentConfig> AgentConfigFrom(const Config& config) {
   out.mailbox.spm_concurrency =
       static_cast<int>(config.GetInt("mailbox.spm_concurrency"));
   out.mailbox.extend_timeout = Millis(config, "mailbox.extend_timeout_s");
+  out.block.dm_backend = config.GetEnum("dm.backend") == "user"
+                             ? DmBackend::kUser
+                             : DmBackend::kKernel;
+  out.block.dmemu_socket = config.GetPath("dm.dmemu_socket");
+  out.block.dmemu_run_dir = config.GetPath("dm.dmemu_run_dir");
+  out.block.max_lvm_processes =
+      static_cast<int>(config.GetInt("lvm.max_processes"));
+  ASSIGN_OR_RETURN(out.block.devices,
+                   ParseDeviceList(config.GetString("lvm.devices")));
   if (!log::ParseLevel(config.GetEnum("log.level"), &out.log_level)) {
     return InvalidArgumentError("log.level: unknown level");
   }

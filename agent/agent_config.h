@@ -1,5 +1,5 @@
 // The agent's configuration: the schema of /etc/sanpool/agent.conf (sections
-// [rpc], [storage], [monitor], [spm], [sanlock], [agent], [mailbox] and [log]) on top of base/config.h, and its translation into the
+// [rpc], [storage], [monitor], [spm], [sanlock], [agent], [mailbox], [dm], [lvm] and [log]) on top of base/config.h, and its translation into the
 // options of the components main.cc builds.
 //
 //   Config config(AgentConfigSchema());
@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "agent/server.h"
 #include "base/config.h"
@@ -59,6 +61,20 @@ struct MailboxConfig {
   std::chrono::milliseconds extend_timeout{60000};  // mailbox.extend_timeout_s
 };
 
+// Block domains (sections [dm], [lvm]).
+enum class DmBackend { kKernel, kUser };
+struct BlockConfig {
+  DmBackend dm_backend = DmBackend::kKernel;     // dm.backend
+  std::string dmemu_socket;                      // dm.dmemu_socket
+  std::string dmemu_run_dir;                     // dm.dmemu_run_dir
+  std::vector<std::string> devices;              // lvm.devices
+  int max_lvm_processes = 10;                    // lvm.max_processes
+};
+
+// "a, b" -> {"a", "b"}: lvm.devices. kInvalidArgument for an entry that is
+// not an absolute path or holds a glob character.
+Result<std::vector<std::string>> ParseDeviceList(std::string_view text);
+
 struct AgentConfig {
   ServerOptions server;
   int worker_threads = 4;
@@ -69,6 +85,7 @@ struct AgentConfig {
   MonitorConfig monitor;
   PoolConfig pool;
   MailboxConfig mailbox;
+  BlockConfig block;
 };
 
 // Reads the values and checks rules that span keys. Errors (kInvalidArgument,

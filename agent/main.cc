@@ -28,6 +28,7 @@
 #include "agent/method_registry.h"
 #include "agent/metrics.h"
 #include "agent/monitor_methods.h"
+#include "agent/block_methods.h"
 #include "agent/notifications.h"
 #include "agent/pool_methods.h"
 #include "agent/rpc_dispatcher.h"
@@ -46,6 +47,12 @@
 #include "domains/domain_registry.h"
 #include "domains/file/image_copy.h"
 #include "domains/monitor/domain_monitor.h"
+#include "domains/block/activation.h"
+#include "domains/block/lvm.h"
+#include "domains/block/lvm_cache.h"
+#include "domains/block_registry.h"
+#include "domains/dm/kernel_dm.h"
+#include "domains/dm/user_dm.h"
 #include "domains/qemu_img.h"
 #include "lease/sanlock_lib.h"
 #include "domains/storage_server.h"
@@ -150,6 +157,7 @@ struct Components {
   std::unique_ptr<Metrics> metrics;
   Server* server = nullptr;
   StorageServices storage;  // filled in once the config is loaded
+  BlockServices block;      // likewise (block domains on lvm.devices)
   PoolServices pool;        // likewise
   ExtendMethodsDeps extend;  // Volume.extend; no service yet (see Run)
   monitor::DomainMonitor* monitor = nullptr;
@@ -159,7 +167,8 @@ struct Components {
 };
 
 Status RegisterMethods(Components& c) {
-  RETURN_IF_ERROR(RegisterStorageMethods(c.registry, &c.storage));
+  RETURN_IF_ERROR(
+      RegisterStorageMethodsWithBlock(c.registry, &c.storage, &c.block));
   RETURN_IF_ERROR(RegisterTaskMethods(c.registry, &c.storage));
   RETURN_IF_ERROR(RegisterPoolMethods(c.registry, &c.pool));
   RETURN_IF_ERROR(RegisterExtendMethods(c.registry, &c.extend));
@@ -175,6 +184,11 @@ Status RegisterMethods(Components& c) {
       {.monitor = [&c] { return c.monitor; },
        .resolve_metadata_path = [&c](std::string_view sd) -> Result<std::string> {
          if (c.env == nullptr) return UnavailableError("agent is starting");
+         // A block domain is monitored through its mapped metadata LV.
+         if (c.block.domains != nullptr && c.block.domains->IsBlockDomain(sd)) {
+           ASSIGN_OR_RETURN(auto bundle, c.block.domains->Get(sd));
+           return bundle->domain->SpecialLvPath(block::SpecialLv::kMetadata);
+         }
          return FindFileDomainMetadata(*c.env, c.repository, sd);
        }});
 }
@@ -266,6 +280,33 @@ int Run(int argc, char** argv) {
                          .is_spm = [&spm_role] { return spm_role && spm_role->IsSpm(); }},
       DomainRegistryOptions{.repository = config->storage.repository,
                             .run_dir = config->storage.run_dir});
+  // Block domains: one LvmCache and one Activator for all of them, over
+  // the kernel's device mapper or sanpool-dmemu (dm.backend).
+  lvm::Lvm lvm_tool(process_runner, lvm::LvmOptions{});
+  lvm::LvmCache lvm_cache(
+      lvm_tool, {.max_concurrent_commands = config->block.max_lvm_processes});
+  lvm_cache.SetDevices(config->block.devices);
+  std::unique_ptr<dm::DeviceMapper> device_mapper;
+  if (config->block.dm_backend == DmBackend::kUser) {
+    device_mapper = std::make_unique<dm::UserDeviceMapper>(
+        dm::UserDmOptions{.socket_path = config->block.dmemu_socket,
+                          .run_dir = config->block.dmemu_run_dir});
+  } else {
+    device_mapper =
+        std::make_unique<dm::KernelDeviceMapper>(dm::KernelDmOptions{});
+  }
+  block::Activator activator(lvm_cache, *device_mapper);
+  BlockDomainRegistry block_domains(
+      BlockRegistryDeps{.env = env.get(), .clock = &clock, .qemu_img = &qemu_img,
+                        .runner = &process_runner, .lock_manager = &lock_manager,
+                        .lvm = &lvm_cache, .activator = &activator,
+                        .sanlock = &sanlock,
+                        .is_spm = [&spm_role] { return spm_role && spm_role->IsSpm(); }},
+      BlockRegistryOptions{.run_dir = config->storage.run_dir});
+  if (Status s = block_domains.RemoveStaleMappings(); !s.ok()) {
+    log::Warning("agent", "cannot remove stale block mappings",
+                 {{"error", s.ToString()}});
+  }
   file_domain::ImageCopier copier(process_runner, lock_manager);
   // oVirt's irs:thread_pool_size. Declared after what its jobs use.
   spm::TaskManager tasks(clock, {.threads = 10, .thread_name = "spm-task"},
@@ -286,6 +327,7 @@ int Run(int argc, char** argv) {
   c.storage = {.domains = &domains, .role = spm_role.get(), .tasks = &tasks,
                .copier = &copier};
   c.pool = {.pool = storage_pool.get(), .spm = spm_role.get(), .tasks = &tasks};
+  c.block = {.domains = &block_domains, .lvm = &lvm_cache};
   // Volume.extend answers kUnavailable until the agent serves block domains:
   // spm::ExtendService (mailbox.*) needs their Extender/VolumeRefresher.
   c.extend.timeout = config->mailbox.extend_timeout;
@@ -337,6 +379,7 @@ int Run(int argc, char** argv) {
   spm_role.reset();  // as SPM: gives the role up while the tasks still exist
   tasks.Shutdown();
   c.storage = {};
+  c.block = {};
   c.monitor = nullptr;
   c.storage_server = nullptr;
   log::Info("agent", "exit");
