@@ -34,6 +34,7 @@
 #include "agent/rpc_dispatcher.h"
 #include "agent/server.h"
 #include "agent/storage_methods.h"
+#include "agent/task_undo.h"
 #include "agent/task_methods.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -311,9 +312,13 @@ int Run(int argc, char** argv) {
   // oVirt's irs:thread_pool_size. Declared after what its jobs use.
   spm::TaskManager tasks(clock, {.threads = 10, .thread_name = "spm-task"},
                          TaskStatePublisher(hub));
+  // Persistent SPM tasks in master/tasks, rolled back by the next SPM.
+  spm::SpmTaskPersistence task_persistence(*env, tasks,
+                                           MakeStorageUndo(domains));
   const lease::Seconds io_timeout(config->pool.io_timeout_s);
   spm_role = std::make_unique<spm::Spm>(
       spm::SpmDeps{.sanlock = &sanlock, .clock = &clock, .tasks = &tasks,
+                   .task_persistence = &task_persistence,
                    .on_change = SpmChangePublisher(hub)},
       spm::SpmOptions{.auto_contend = config->pool.spm_auto,
                       .backoff_max = config->pool.backoff_max,

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "agent/storage_params.h"
+#include "agent/task_undo.h"
 #include "domains/storage_errors.h"
 #include "domains/volume_rules.h"
 
@@ -84,6 +85,14 @@ Result<json::value> Schedule(const StorageServices* s, std::string verb,
 }
 
 json::value Null() { return json::value(nullptr); }
+
+// Whether the volume's `.meta` (its commit point) exists.
+Result<bool> VolumeExists(const FileDomainBundle& d, std::string_view img,
+                          std::string_view vol) {
+  ASSIGN_OR_RETURN(file_domain::VolumePaths paths,
+                   d.domain->layout().Volume(img, vol));
+  return d.domain->env().Exists(paths.meta);
+}
 
 json::value Strings(const std::vector<std::string>& items) {
   json::array out;
@@ -272,6 +281,15 @@ Result<json::value> CreateVolume(const StorageServices* s, const Params& p) {
   return Schedule(s, "Volume.create",
                   [d, params](spm::JobContext& ctx) -> Status {
                     RETURN_IF_ERROR(ctx.token().CheckCancelled("Volume.create"));
+                    // The undo (next SPM) must never remove a volume that
+                    // existed before: an existing one fails Create (212).
+                    ASSIGN_OR_RETURN(bool exists,
+                                     VolumeExists(*d, params.img_uuid,
+                                                  params.vol_uuid));
+                    if (!exists) {
+                      RETURN_IF_ERROR(ctx.AddRecovery(RemoveVolumeStep(
+                          d->sd_uuid(), params.img_uuid, params.vol_uuid)));
+                    }
                     return d->volumes->Create(params);
                   });
 }
@@ -301,6 +319,9 @@ Result<json::value> DeleteVolume(const StorageServices* s, const Params& p) {
   return Schedule(s, "Volume.delete",
                   [d, img, vol](spm::JobContext& ctx) -> Status {
                     RETURN_IF_ERROR(ctx.token().CheckCancelled("Volume.delete"));
+                    // A started delete is finished by the next SPM.
+                    RETURN_IF_ERROR(ctx.AddRecovery(
+                        RemoveVolumeStep(d->sd_uuid(), img, vol)));
                     return d->volumes->Delete(img, vol);
                   });
 }
@@ -463,6 +484,14 @@ Result<json::value> CopyImage(const StorageServices* s, const Params& p) {
       [copier, src, dst, src_img, dst_img,
        options](spm::JobContext& ctx) -> Status {
         RETURN_IF_ERROR(ctx.token().CheckCancelled("Image.copy"));
+        // A new destination image is removed if this SPM dies mid-copy.
+        ASSIGN_OR_RETURN(std::string dst_dir,
+                         dst->domain->layout().ImageDir(dst_img));
+        ASSIGN_OR_RETURN(bool dst_exists, dst->domain->env().Exists(dst_dir));
+        if (!dst_exists) {
+          RETURN_IF_ERROR(
+              ctx.AddRecovery(RemoveImageStep(dst->sd_uuid(), dst_img)));
+        }
         return copier->Copy(
             {.domain = src->domain.get(), .volumes = src->volumes.get(),
              .img = src_img},
@@ -492,6 +521,9 @@ Status RegisterImageMethods(MethodRegistry& r, const StorageServices* s) {
                         [d, img](spm::JobContext& ctx) -> Status {
                           RETURN_IF_ERROR(
                               ctx.token().CheckCancelled("Image.delete"));
+                          // A started delete is finished by the next SPM.
+                          RETURN_IF_ERROR(ctx.AddRecovery(
+                              RemoveImageStep(d->sd_uuid(), img)));
                           Status st = d->images->Delete(img);
                           // 256: renamed but not purged; recovery purges it.
                           if (st.storage_code() ==
