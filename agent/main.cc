@@ -57,6 +57,8 @@
 #include "domains/qemu_img.h"
 #include "lease/sanlock_lib.h"
 #include "domains/storage_server.h"
+#include "spm/block_extend.h"
+#include "spm/extend_service.h"
 #include "spm/role.h"
 #include "spm/spm.h"
 #include "spm/storage_pool.h"
@@ -160,7 +162,7 @@ struct Components {
   StorageServices storage;  // filled in once the config is loaded
   BlockServices block;      // likewise (block domains on lvm.devices)
   PoolServices pool;        // likewise
-  ExtendMethodsDeps extend;  // Volume.extend; no service yet (see Run)
+  ExtendMethodsDeps extend;  // likewise
   monitor::DomainMonitor* monitor = nullptr;
   StorageServer* storage_server = nullptr;
   Env* env = nullptr;
@@ -333,9 +335,37 @@ int Run(int argc, char** argv) {
                .copier = &copier};
   c.pool = {.pool = storage_pool.get(), .spm = spm_role.get(), .tasks = &tasks};
   c.block = {.domains = &block_domains, .lvm = &lvm_cache};
-  // Volume.extend answers kUnavailable until the agent serves block domains:
-  // spm::ExtendService (mailbox.*) needs their Extender/VolumeRefresher.
-  c.extend.timeout = config->mailbox.extend_timeout;
+  // Thin-volume extends (doc/extend.md): lvextend directly as SPM, else
+  // through the master domain's mailbox; the SPM mailbox follows the role.
+  spm::BlockExtender extender(
+      [&block_domains](const std::string& sd) { return block_domains.Volumes(sd); });
+  spm::BlockRefresher refresher(lvm_cache, activator);
+  MailboxFilesFn file_mailbox = FileDomainMailboxFiles(*env, config->storage.repository);
+  spm::ExtendService extend_service(
+      spm::ExtendServiceDeps{
+          .env = env.get(), .clock = &clock, .role = spm_role.get(),
+          .extender = &extender, .refresher = &refresher,
+          .locate = PoolMailboxLocator(
+              *env, config->pool.state_file,
+              [&block_domains, file_mailbox](const std::string& sd) -> Result<MailboxFiles> {
+                if (!block_domains.IsBlockDomain(sd)) return file_mailbox(sd);
+                ASSIGN_OR_RETURN(auto bundle, block_domains.Get(sd));
+                ASSIGN_OR_RETURN(std::string in,
+                                 bundle->domain->SpecialLvPath(block::SpecialLv::kInbox));
+                ASSIGN_OR_RETURN(std::string out,
+                                 bundle->domain->SpecialLvPath(block::SpecialLv::kOutbox));
+                return MailboxFiles{in, out};
+              }),
+          .on_extended = ExtendedPublisher(hub)},
+      spm::ExtendServiceOptions{.event_interval = config->mailbox.event_poll,
+                                .rescan_interval = config->mailbox.scan_interval,
+                                .host_poll_interval = config->mailbox.host_poll,
+                                .resend_timeout = config->mailbox.resend_timeout,
+                                .spm_concurrency = config->mailbox.spm_concurrency});
+  if (Status s = extend_service.Start(); !s.ok()) {
+    log::Error("agent", "cannot start the extend service", {{"error", s.ToString()}});
+  }
+  c.extend = {.service = &extend_service, .timeout = config->mailbox.extend_timeout};
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,
                                     .max_queued = config->worker_queue});
@@ -378,6 +408,8 @@ int Run(int argc, char** argv) {
 
   server.Shutdown();
   c.server = nullptr;
+  extend_service.Stop();  // pending extends fail with kCancelled
+  c.extend = {};
   pool.Shutdown();
   c.pool = {};
   storage_pool.reset();
