@@ -48,6 +48,7 @@ constexpr char kImg[] = "7c7c7c7c-0000-4000-8000-0000000000b2";
 constexpr char kVol[] = "7c7c7c7c-0000-4000-8000-0000000000b3";
 constexpr uint64_t kDeviceBytes = 6ULL << 30;
 constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kCapacity = 8ULL << 30;
 constexpr seconds kWaitLimit{120};
 
 Result<ProcessResult> RunTool(std::vector<std::string> argv) {
@@ -269,11 +270,11 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
   CHECK(std::stoull(std::string(stats.at("disktotal").as_string())) >
         10ULL << 30);
 
-  // A thin COW volume of 1 GiB (its LV starts much smaller).
+  // A thin COW volume of 8 GiB (its LV starts at one chunk).
   json::value task = a.Call(
       "Volume.create",
       {{"storagedomainID", kSd}, {"imageID", kImg}, {"volumeID", kVol},
-       {"size", std::to_string(1ULL << 30)}, {"volFormat", 4},
+       {"size", std::to_string(kCapacity)}, {"volFormat", 4},
        {"preallocate", 2}, {"diskType", "DATA"}, {"desc", "thin"},
        {"srcImgUUID", ""}, {"srcVolUUID", ""}});
   json::object done = a.Wait(task);
@@ -286,9 +287,10 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
                                                {"volumeID", kVol}})
                          .as_object();
   CHECK(vol.at("format") == "COW");
-  CHECK(vol.at("capacity") == std::to_string(1ULL << 30));
+  CHECK(vol.at("capacity").as_string() == std::to_string(kCapacity));
   uint64_t lv_bytes = std::stoull(std::string(vol.at("apparentsize").as_string()));
-  CHECK(lv_bytes < (1ULL << 30));
+  CHECK(lv_bytes < kCapacity);
+  CHECK(lv_bytes >= 64 * kMiB);
 
   // Prepared: qemu-io writes through the path within the LV.
   json::object prepared = a.Call("Image.prepare", {{"storagedomainID", kSd},
@@ -298,7 +300,7 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
   std::string path(prepared.at("path").as_string());
   CHECK(prepared.at("info").at("type") == "block");
   auto io = RunTool({"qemu-io", "-f", "qcow2", "-c",
-                     "write -P 0x5a 0 " + std::to_string(lv_bytes / 2), path});
+                     "write -P 0x5a 0 " + std::to_string(64 * kMiB), path});
   REQUIRE(io.ok());
   INFO(io->stdout_data << io->stderr_data);
   CHECK(io->Succeeded());
