@@ -122,6 +122,7 @@ Result<std::string> TaskManager::Schedule(std::string verb,
       task->record.start_time = clock_.WallNow();
       if (journal_ != nullptr && HasTag(task->record.tags, "spm")) {
         task->journal = journal_;
+        task->journaled = true;
       }
       journal = task->journal;
       snapshot = task->record;
@@ -185,7 +186,11 @@ Status TaskManager::AddRecovery(const std::string& id, RecoveryStep step) {
     auto it = tasks_.find(id);
     if (it == tasks_.end()) return UnknownTask(id);
     journal = it->second->journal;
-    if (journal == nullptr) return Status::Ok();
+    if (journal == nullptr) {
+      if (!it->second->journaled) return Status::Ok();
+      return FailedPreconditionError(
+          "task " + id + " is no longer persisted (the SPM role was lost)");
+    }
     it->second->recovery.push_back(std::move(step));
     snapshot = it->second->record;
     recovery = it->second->recovery;

@@ -142,7 +142,9 @@ class JobContext {
   void MarkNotRolledBack() { not_rolled_back_ = true; }
   // Registers an undo step BEFORE the work it undoes, and persists it when
   // the task is journaled. An error (the journal write failed) means the
-  // job must not do that work. OK (and nothing kept) when not journaled.
+  // job must not do that work; kFailedPrecondition when the task was
+  // journaled but the journal has been detached since (the SPM role was
+  // lost). OK (and nothing kept) when never journaled.
   Status AddRecovery(RecoveryStep step);
 
  private:
@@ -206,7 +208,8 @@ class TaskManager {
   // Re-lists a finished task read from storage (a previous SPM's), so that
   // Task.getStatus/clear work for it; `journal` (may be null) is where Clear
   // removes it. kInvalidArgument unless finished; kAlreadyExists when the id
-  // is known. Not counted against max_tasks' refusal.
+  // is known. Never refused for max_tasks; restored tasks then count toward
+  // it like any finished task until cleared.
   Status Restore(TaskRecord record, std::shared_ptr<TaskJournal> journal)
       EXCLUDES(mu_);
 
@@ -219,6 +222,7 @@ class TaskManager {
     TaskRecord record;
     CancellationSource cancel;
     std::shared_ptr<TaskJournal> journal;  // null: not persisted
+    bool journaled = false;                // had one when scheduled
     std::vector<RecoveryStep> recovery;
   };
 

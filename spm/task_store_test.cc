@@ -305,11 +305,13 @@ TEST_CASE("a detached journal is not written any more") {
   Mutex mu;
   CondVar cv;
   bool go = false;
+  Status step_after_loss;
   Result<std::string> id =
-      tasks.Schedule("Volume.delete", {"spm"}, [&](JobContext&) -> Status {
+      tasks.Schedule("Volume.delete", {"spm"}, [&](JobContext& ctx) -> Status {
         MutexLock lock(mu);
         while (!go) cv.Wait(mu);
-        return Status::Ok();
+        step_after_loss = ctx.AddRecovery({"remove_volume", {kSd, "i", "v"}});
+        return step_after_loss;
       });
   REQUIRE(id.ok());
   tasks.SetJournal(nullptr);  // the role is lost
@@ -322,6 +324,10 @@ TEST_CASE("a detached journal is not written any more") {
   Result<PersistedTask> on_disk = f.store.Load(*id);
   REQUIRE(on_disk.ok());
   CHECK(on_disk->record.state != TaskState::kFinished);
+  CHECK(on_disk->recovery.empty());
+  MutexLock lock(mu);
+  // No new work may start unrecorded.
+  CHECK(step_after_loss.code() == Code::kFailedPrecondition);
 }
 
 // ---- Rollback by the next SPM ----------------------------------------------
