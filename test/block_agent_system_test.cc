@@ -4,7 +4,9 @@
 // 6 GiB sparse files attached to loop devices (lvm.devices), then drives
 // the JSON-RPC verbs: LVMVolumeGroup.create, StorageDomain.create (ISCSI),
 // getInfo/getStats/validate, Volume.create (thin COW, a task), Image.prepare
-// (qemu-io writes through the returned path), Image.teardown, Volume.delete
+// (qemu-io writes through the returned path), Volume.extend (the LV and
+// the prepared mapping grow; this host is the SPM of no pool, so the extend
+// runs locally), Image.teardown, Volume.delete
 // with postZero, bad input (a device outside lvm.devices: 1000; a
 // non-canonical UUID: -32602; an unknown domain: 358).
 //
@@ -184,6 +186,11 @@ class AgentProcess {
   std::unique_ptr<agent::RpcClient> client_;
 };
 
+uint64_t ToU64(const json::value& v) {
+  if (v.is_string()) return std::stoull(std::string(v.as_string()));
+  return v.to_number<uint64_t>();
+}
+
 int64_t TaskCode(const json::object& status) {
   const json::value& code = status.at("code");
   return code.is_int64() ? code.as_int64()
@@ -308,6 +315,27 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
                         "read -P 0x5a 0 " + std::to_string(kMiB), path});
   REQUIRE(check.ok());
   CHECK(check->Succeeded());
+  // Volume.extend grows the LV (and this host's mapping) to 1 GiB more.
+  const uint64_t target = lv_bytes + (1ULL << 30);
+  json::object extended =
+      a.Call("Volume.extend",
+             {{"storagedomainID", kSd}, {"imageID", kImg}, {"volumeID", kVol},
+              {"newSize", std::to_string(target)}})
+          .as_object();
+  CHECK(ToU64(extended.at("newSize")) >= target);
+  vol = a.Call("Volume.getInfo", {{"storagedomainID", kSd},
+                                  {"imageID", kImg},
+                                  {"volumeID", kVol}})
+            .as_object();
+  CHECK(ToU64(vol.at("apparentsize")) >= target);
+  // The prepared mapping has the new size: qemu-io reads the written data
+  // and writes more.
+  auto more = RunTool({"qemu-io", "-f", "qcow2", "-c",
+                       "write -P 0x6b " + std::to_string(1ULL << 30) + " " +
+                           std::to_string(64 * kMiB),
+                       path});
+  REQUIRE(more.ok());
+  CHECK(more->Succeeded());
   a.Call("Image.teardown", {{"storagedomainID", kSd}, {"imageID", kImg}});
   CHECK_FALSE(std::filesystem::exists(path));
 
