@@ -42,6 +42,31 @@ TEST_CASE("agent config reads values", "[agent_config]") {
   CHECK(c->log_level == log::Level::kDebug);
 }
 
+TEST_CASE("agent config block domain keys", "[agent_config]") {
+  auto d = FromText("");
+  REQUIRE(d.ok());
+  CHECK(d->block.dm_backend == DmBackend::kKernel);
+  CHECK(d->block.devices.empty());
+  CHECK(d->block.max_lvm_processes == 10);
+
+  auto c = FromText(
+      "[dm]\nbackend = user\ndmemu_socket = /run/x/dmemu.sock\n"
+      "[lvm]\ndevices = /dev/loop3, /dev/mapper/36001,,\nmax_processes = 4\n");
+  REQUIRE(c.ok());
+  CHECK(c->block.dm_backend == DmBackend::kUser);
+  CHECK(c->block.dmemu_socket == "/run/x/dmemu.sock");
+  CHECK(c->block.devices ==
+        std::vector<std::string>{"/dev/loop3", "/dev/mapper/36001"});
+  CHECK(c->block.max_lvm_processes == 4);
+
+  CHECK(FromText("[lvm]\ndevices = loop3\n").status().code() ==
+        Code::kInvalidArgument);
+  CHECK(FromText("[lvm]\ndevices = /dev/sd*\n").status().code() ==
+        Code::kInvalidArgument);
+  CHECK(FromText("[dm]\nbackend = fake\n").status().code() ==
+        Code::kInvalidArgument);
+}
+
 TEST_CASE("agent config refuses plain TCP off loopback", "[agent_config]") {
   auto c = FromText("[rpc]\nhost = 0.0.0.0\ntls = false\n");
   REQUIRE_FALSE(c.ok());
