@@ -193,6 +193,9 @@ Status RegisterMethods(Components& c) {
            return bundle->domain->SpecialLvPath(block::SpecialLv::kMetadata);
          }
          return FindFileDomainMetadata(*c.env, c.repository, sd);
+       },
+       .is_opaque = [&c](std::string_view sd) {
+         return c.block.domains != nullptr && c.block.domains->IsBlockDomain(sd);
        }});
 }
 

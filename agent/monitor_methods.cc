@@ -188,7 +188,11 @@ Status RegisterMonitorMethods(MethodRegistry& registry, MonitorMethodsDeps deps)
         std::string sd(params.at("sdUUID").as_string());
         if (monitor->IsMonitored(sd)) return json::value(true);
         ASSIGN_OR_RETURN(std::string path, d->resolve_metadata_path(sd));
-        Status added = monitor->Add(sd, path);
+        const monitor::PathContent content =
+            d->is_opaque && d->is_opaque(sd)
+                ? monitor::PathContent::kOpaque
+                : monitor::PathContent::kFileDomainMetadata;
+        Status added = monitor->Add(sd, path, content);
         if (!added.ok() && added.code() != Code::kAlreadyExists) return added;
         return json::value(true);
       },

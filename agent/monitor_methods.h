@@ -60,6 +60,9 @@ struct MonitorMethodsDeps {
   // kUnavailable). Required.
   std::function<monitor::DomainMonitor*()> monitor;
   MetadataPathResolver resolve_metadata_path;  // required
+  // Whether the domain's path is checked as kOpaque (a block domain's
+  // metadata LV) rather than parsed as file metadata. Optional (empty: never).
+  std::function<bool(std::string_view sd_uuid)> is_opaque;
 };
 
 // Registers the three methods. Errors: MethodRegistry::Register's.

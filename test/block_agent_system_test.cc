@@ -235,6 +235,7 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
           "storage.repository=" + san.dir + "/repo",
           "storage.run_dir=" + san.dir + "/run",
           "agent.state_file=" + san.dir + "/state",
+          "monitor.interval_s=1",
           "dm.backend=user",
           "dm.dmemu_socket=" + dmemu->socket(),
           "dm.dmemu_run_dir=" + dmemu->run_dir(),
@@ -276,6 +277,25 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
   uint64_t free_before = std::stoull(std::string(stats.at("diskfree").as_string()));
   CHECK(std::stoull(std::string(stats.at("disktotal").as_string())) >
         10ULL << 30);
+
+  // Monitored through its metadata LV (a 4 KiB read each second).
+  CHECK(a.Call("Host.startMonitoringDomain", {{"sdUUID", kSd}}) == true);
+  {
+    auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
+    json::object status;
+    while (std::chrono::steady_clock::now() < deadline) {
+      status = a.Call("Host.getStorageRepoStats", json::object())
+                   .as_object()
+                   .at(kSd)
+                   .as_object();
+      if (status.at("actual").as_bool()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    INFO(json::serialize(status));
+    CHECK(status.at("valid").as_bool());
+    CHECK(status.at("code").to_number<int64_t>() == 0);
+  }
+  CHECK(a.Call("Host.stopMonitoringDomain", {{"sdUUID", kSd}}) == true);
 
   // A thin COW volume of 8 GiB (its LV starts at one chunk).
   json::value task = a.Call(
