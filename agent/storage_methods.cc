@@ -135,22 +135,9 @@ Result<json::value> CreateDomain(const StorageServices* s, const Params& p) {
   }
   ASSIGN_OR_RETURN(params.remote_path,
                    RemotePathParam(p.at("typeArgs"), "typeArgs"));
-  params.description = StringParam(p, "name");
-  ASSIGN_OR_RETURN(params.domain_class,
-                   DomainClassParam(p.at("domainClass"), "domainClass"));
-  if (auto it = p.find("version"); it != p.end()) {
-    if (it->value().as_int64() != kDomainVersion) {
-      return Status(Code::kInvalidArgument,
-                    "unsupported domain version " +
-                        std::to_string(it->value().as_int64()),
-                    storage_code::kUnsupportedDomainVersion);
-    }
-  }
+  RETURN_IF_ERROR(ParseCreateDomainParams(p, params));
   if (auto it = p.find("blockSize"); it != p.end()) {
     params.block_size = static_cast<uint32_t>(it->value().as_int64());
-  }
-  if (auto it = p.find("maxHosts"); it != p.end()) {
-    params.max_hosts = static_cast<int>(it->value().as_int64());
   }
   RETURN_IF_ERROR(s->domains->Create(params).status());
   return Null();
@@ -251,32 +238,9 @@ Status RegisterDomainMethods(MethodRegistry& r, const StorageServices* s) {
 Result<json::value> CreateVolume(const StorageServices* s, const Params& p) {
   RETURN_IF_ERROR(RequireSpm(s));
   file_domain::CreateVolumeParams params;
-  params.img_uuid = StringParam(p, "imageID");
-  params.vol_uuid = StringParam(p, "volumeID");
-  ASSIGN_OR_RETURN(params.capacity, SizeParam(p.at("size"), "size"));
-  ASSIGN_OR_RETURN(params.format,
-                   VolumeFormatParam(p.at("volFormat"), "volFormat"));
-  ASSIGN_OR_RETURN(params.allocation,
-                   AllocationParam(p.at("preallocate"), "preallocate"));
-  ASSIGN_OR_RETURN(params.disk_type, DiskTypeParam(p, "diskType"));
-  params.description = StringParam(p, "desc");
-  ASSIGN_OR_RETURN(params.src_img_uuid, OptionalUuidParam(p, "srcImgUUID"));
-  ASSIGN_OR_RETURN(params.src_vol_uuid, OptionalUuidParam(p, "srcVolUUID"));
-  if (auto it = p.find("initialSize"); it != p.end()) {
-    ASSIGN_OR_RETURN(params.initial_size,
-                     SizeParam(it->value(), "initialSize"));
-  }
-  bool has_parent = !params.src_vol_uuid.empty() &&
-                    params.src_vol_uuid != formats::kBlankUuid;
   // The rules that need no storage, so bad input fails the call itself;
   // the parent's rules are the job's (FileVolumes::Create checks all again).
-  RETURN_IF_ERROR(CheckVolumeRequest({.kind = DomainKind::kFile,
-                                      .format = params.format,
-                                      .allocation = params.allocation,
-                                      .capacity = params.capacity,
-                                      .initial_size = params.initial_size,
-                                      .has_parent = has_parent})
-                      .status());
+  RETURN_IF_ERROR(ParseCreateVolumeParams(p, DomainKind::kFile, params));
   ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
   return Schedule(s, "Volume.create",
                   [d, params](spm::JobContext& ctx) -> Status {

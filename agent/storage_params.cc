@@ -168,6 +168,17 @@ Result<std::string> DiskTypeParam(const json::object& params,
   return Bad(name, "expected a disk type name (DATA, ...)");
 }
 
+Status CheckDomainVersionParam(const json::object& params) {
+  auto it = params.find("version");
+  if (it == params.end() || it->value().as_int64() == kDomainVersion) {
+    return Status::Ok();
+  }
+  return Status(Code::kInvalidArgument,
+                "unsupported domain version " +
+                    std::to_string(it->value().as_int64()),
+                storage_code::kUnsupportedDomainVersion);
+}
+
 json::object DomainInfoJson(const file_domain::DomainInfo& info) {
   json::array pool;
   for (const std::string& sp : info.pool) pool.emplace_back(sp);

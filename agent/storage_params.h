@@ -36,6 +36,7 @@
 #include "domains/formats/volume_metadata.h"
 #include "domains/qemu_img_json.h"
 #include "domains/sd_metadata.h"
+#include "domains/volume_rules.h"
 #include "spm/task_manager.h"
 
 namespace sanpool::agent {
@@ -72,6 +73,61 @@ Result<std::string> OptionalUuidParam(const boost::json::object& params,
 // The disk type: a string ("DATA") or a legacy integer (2 -> "2").
 Result<std::string> DiskTypeParam(const boost::json::object& params,
                                   std::string_view name);
+
+// StorageDomain.create's `version`: absent or kDomainVersion is OK, else
+// kInvalidArgument with storage code 394 (unsupported domain version).
+Status CheckDomainVersionParam(const boost::json::object& params);
+
+// StorageDomain.create's params, the same for file and block domains: name
+// (the description), domainClass, version (CheckDomainVersionParam) and
+// maxHosts, into `out` (a file_domain:: or block::CreateDomainParams).
+// blockSize is the caller's: the kinds read it differently.
+template <typename CreateParams>
+Status ParseCreateDomainParams(const boost::json::object& p,
+                               CreateParams& out) {
+  out.description = StringParam(p, "name");
+  ASSIGN_OR_RETURN(out.domain_class,
+                   DomainClassParam(p.at("domainClass"), "domainClass"));
+  RETURN_IF_ERROR(CheckDomainVersionParam(p));
+  if (auto it = p.find("maxHosts"); it != p.end()) {
+    out.max_hosts = static_cast<int>(it->value().as_int64());
+  }
+  return Status::Ok();
+}
+
+// Volume.create's params, the same for file and block domains: imageID,
+// volumeID, size, volFormat, preallocate, diskType, desc, srcImgUUID,
+// srcVolUUID and initialSize into `out` (a file_domain:: or
+// block::CreateVolumeParams); then the rules that need no storage
+// (domains/volume_rules.h) for `kind`, so bad input fails the call itself.
+// Errors: the params' as above, or CheckVolumeRequest's.
+template <typename CreateParams>
+Status ParseCreateVolumeParams(const boost::json::object& p, DomainKind kind,
+                               CreateParams& out) {
+  out.img_uuid = StringParam(p, "imageID");
+  out.vol_uuid = StringParam(p, "volumeID");
+  ASSIGN_OR_RETURN(out.capacity, SizeParam(p.at("size"), "size"));
+  ASSIGN_OR_RETURN(out.format,
+                   VolumeFormatParam(p.at("volFormat"), "volFormat"));
+  ASSIGN_OR_RETURN(out.allocation,
+                   AllocationParam(p.at("preallocate"), "preallocate"));
+  ASSIGN_OR_RETURN(out.disk_type, DiskTypeParam(p, "diskType"));
+  out.description = StringParam(p, "desc");
+  ASSIGN_OR_RETURN(out.src_img_uuid, OptionalUuidParam(p, "srcImgUUID"));
+  ASSIGN_OR_RETURN(out.src_vol_uuid, OptionalUuidParam(p, "srcVolUUID"));
+  if (auto it = p.find("initialSize"); it != p.end()) {
+    ASSIGN_OR_RETURN(out.initial_size, SizeParam(it->value(), "initialSize"));
+  }
+  const bool has_parent =
+      !out.src_vol_uuid.empty() && out.src_vol_uuid != formats::kBlankUuid;
+  return CheckVolumeRequest({.kind = kind,
+                             .format = out.format,
+                             .allocation = out.allocation,
+                             .capacity = out.capacity,
+                             .initial_size = out.initial_size,
+                             .has_parent = has_parent})
+      .status();
+}
 
 // Result shapes.
 boost::json::object DomainInfoJson(const file_domain::DomainInfo& info);
