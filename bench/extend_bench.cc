@@ -107,16 +107,11 @@ class FixedRole final : public spm::SpmRole {
   const bool spm_;
 };
 
-struct Config {
-  std::string parent = "/var/tmp";
-  int hosts = 3;
-  std::vector<int> levels = {1, 10, 60};
-  int rounds = 10;
+struct Config : CommonFlags {
+  Config() { spm_concurrency = spm::ExtendServiceOptions{}.spm_concurrency; }
   int lvextend_ms = 45;
   LvmModel model = LvmModel::kSerial;
   int domains = 1;
-  int spm_concurrency = spm::ExtendServiceOptions{}.spm_concurrency;
-  std::string json_out;
 };
 
 struct LevelResult {
@@ -196,15 +191,8 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--dir") {
-      config.parent = next();
-    } else if (arg == "--hosts") {
-      config.hosts = std::atoi(next().c_str());
-    } else if (arg == "--levels") {
-      config.levels = ParseLevels(next());
-    } else if (arg == "--rounds") {
-      config.rounds = std::atoi(next().c_str());
-    } else if (arg == "--lvextend-ms") {
+    if (ParseCommonFlag(arg, next, config)) continue;
+    if (arg == "--lvextend-ms") {
       config.lvextend_ms = std::atoi(next().c_str());
     } else if (arg == "--lvm-model") {
       const std::string m = next();
@@ -212,10 +200,6 @@ int Main(int argc, char** argv) {
       config.model = m == "batched" ? LvmModel::kBatched : LvmModel::kSerial;
     } else if (arg == "--domains") {
       config.domains = std::atoi(next().c_str());
-    } else if (arg == "--spm-concurrency") {
-      config.spm_concurrency = std::atoi(next().c_str());
-    } else if (arg == "--json-out") {
-      config.json_out = next();
     } else {
       config.hosts = 0;
     }
@@ -264,17 +248,12 @@ int Main(int argc, char** argv) {
     json << (first ? "" : ", ") << "{\"concurrent_per_host\": " << level
          << ", \"requests\": " << r->requests << ", \"local\": " << r->local
          << ", \"failures\": " << r->failures << ", ";
-    const Series* series[] = {&r->total, &r->send, &r->spm, &r->reload};
-    for (size_t i = 0; i < 4; ++i) {
-      if (i > 0) json << ", ";
-      AppendSeries(json, *series[i]);
-    }
+    AppendSeriesJson(json, {&r->total, &r->send, &r->spm, &r->reload});
     json << "}";
     first = false;
   }
   json << "]}\n";
-  std::cout << json.str();
-  if (!config.json_out.empty()) std::ofstream(config.json_out) << json.str();
+  EmitJson(json.str(), config.json_out);
   return failures == 0 ? 0 : 1;
 }
 

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_stats.h"
 #include "lease/sanlock.h"
 #include "lease/sanlock_daemon.h"
 #include "lease/sanlock_lib.h"
@@ -40,23 +41,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using lease::LockspaceState;
-
-struct Series {
-  std::string name;
-  std::vector<double> ms;
-
-  double Percentile(double p) const {
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
-    return sorted[i];
-  }
-};
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start)
-      .count();
-}
 
 std::string DefaultShim() {
   if (const char* env = std::getenv("SANPOOL_SANLOCK_SHIM")) return env;
@@ -176,29 +160,17 @@ int Run(int io_timeout, int cycles, const std::string& dir_parent,
   if (left < 0) return Fail(DeadlineExceededError("leave timed out"));
   leave.ms.push_back(left);
 
+  const std::vector<const Series*> ops = {&write,  &join,    &acquire, &inquire,
+                                          &owners, &release, &leave};
   std::ostringstream json;
   json << "{\"io_timeout_s\": " << io_timeout << ", \"cycles\": " << cycles
        << ", \"ops\": {";
   std::fprintf(stderr, "io_timeout %d s, %d acquire/release cycles\n",
                io_timeout, cycles);
-  std::fprintf(stderr, "%-12s %10s %10s %10s\n", "op", "p50 ms", "p99 ms",
-               "max ms");
-  bool first = true;
-  for (const Series* s :
-       {&write, &join, &acquire, &inquire, &owners, &release, &leave}) {
-    const double p50 = s->Percentile(0.5);
-    const double p99 = s->Percentile(0.99);
-    const double max = s->Percentile(1.0);
-    std::fprintf(stderr, "%-12s %10.2f %10.2f %10.2f\n", s->name.c_str(), p50,
-                 p99, max);
-    json << (first ? "" : ", ") << "\"" << s->name << "\": {\"p50_ms\": "
-         << p50 << ", \"p99_ms\": " << p99 << ", \"max_ms\": " << max
-         << ", \"n\": " << s->ms.size() << "}";
-    first = false;
-  }
+  PrintOpsTable("op", ops, 12, 10);
+  AppendOpsJson(json, ops, /*with_count=*/true);
   json << "}}\n";
-  std::cout << json.str();
-  if (!json_out.empty()) std::ofstream(json_out) << json.str();
+  EmitJson(json.str(), json_out);
   return 0;
 }
 

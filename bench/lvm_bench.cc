@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/process.h"
+#include "bench/bench_stats.h"
 #include "domains/block/lvm.h"
 
 namespace sanpool::bench {
@@ -32,18 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using lvm::LvSize;
-
-struct Series {
-  std::string name;
-  std::vector<double> ms;
-
-  double Percentile(double p) const {
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
-    return sorted[i];
-  }
-};
 
 Result<ProcessResult> RunTool(ProcessRunner& runner,
                               std::vector<std::string> argv) {
@@ -147,8 +136,7 @@ int Main(int argc, char** argv) {
                      LvSize::Extents(static_cast<uint64_t>(i) + 2));
     Clock::time_point t1 = Clock::now();
     if (!s.ok()) return Fail("lvextend", s);
-    extend.ms.push_back(
-        std::chrono::duration<double, std::milli>(t1 - t0).count());
+    extend.ms.push_back(Ms(t1 - t0));
   }
   for (int i = 0; i < count; ++i) {
     Clock::time_point t0 = Clock::now();
@@ -159,29 +147,16 @@ int Main(int argc, char** argv) {
       return Fail("lvs", DataLossError("unexpected extent count " +
                                        std::to_string(lv->ExtentCount())));
     }
-    report.ms.push_back(
-        std::chrono::duration<double, std::milli>(t1 - t0).count());
+    report.ms.push_back(Ms(t1 - t0));
   }
 
   std::ostringstream json;
   json << "{\"count\": " << count << ", \"lvm\": \"2.03 --driverloaded n\""
        << ", \"device\": \"loop\", \"results\": {";
-  std::fprintf(stderr, "%-10s %9s %9s %9s\n", "command", "p50 ms", "p99 ms",
-               "max ms");
-  bool first = true;
-  for (const Series* series : {&extend, &report}) {
-    double p50 = series->Percentile(0.5), p99 = series->Percentile(0.99),
-           max = series->Percentile(1.0);
-    std::fprintf(stderr, "%-10s %9.2f %9.2f %9.2f\n", series->name.c_str(),
-                 p50, p99, max);
-    json << (first ? "" : ", ") << "\"" << series->name
-         << "\": {\"p50_ms\": " << p50 << ", \"p99_ms\": " << p99
-         << ", \"max_ms\": " << max << "}";
-    first = false;
-  }
+  PrintOpsTable("command", {&extend, &report}, 10, 9);
+  AppendOpsJson(json, {&extend, &report}, /*with_count=*/false);
   json << "}}\n";
-  std::cout << json.str();
-  if (!json_out.empty()) std::ofstream(json_out) << json.str();
+  EmitJson(json.str(), json_out);
   return 0;
 }
 

@@ -79,15 +79,12 @@ class BenchVg {
       GUARDED_BY(mu_);
 };
 
-struct Config {
-  std::string parent = "/var/tmp";
-  int hosts = 3;
-  std::vector<int> levels = {1, 10, 60};
-  int rounds = 10;
+struct Config : CommonFlags {
+  Config() {
+    spm_concurrency = mailbox::SpmMailboxOptions{}.extend_concurrency;
+  }
   int extend_delay_ms = 0;
-  int spm_concurrency = mailbox::SpmMailboxOptions{}.extend_concurrency;
   int idle_seconds = 2;
-  std::string json_out;
 };
 
 struct LevelResult {
@@ -217,22 +214,11 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--dir") {
-      config.parent = next();
-    } else if (arg == "--hosts") {
-      config.hosts = std::atoi(next().c_str());
-    } else if (arg == "--levels") {
-      config.levels = ParseLevels(next());
-    } else if (arg == "--rounds") {
-      config.rounds = std::atoi(next().c_str());
-    } else if (arg == "--extend-delay-ms") {
+    if (ParseCommonFlag(arg, next, config)) continue;
+    if (arg == "--extend-delay-ms") {
       config.extend_delay_ms = std::atoi(next().c_str());
-    } else if (arg == "--spm-concurrency") {
-      config.spm_concurrency = std::atoi(next().c_str());
     } else if (arg == "--idle-seconds") {
       config.idle_seconds = std::atoi(next().c_str());
-    } else if (arg == "--json-out") {
-      config.json_out = next();
     } else {
       std::cerr << "usage: mailbox-bench [--dir DIR] [--hosts N] "
                    "[--levels 1,10,60] [--rounds R] [--extend-delay-ms D] "
@@ -279,12 +265,8 @@ int Main(int argc, char** argv) {
     json << (first ? "" : ", ") << "{\"concurrent_per_host\": " << level
          << ", \"requests\": " << r->requests
          << ", \"failures\": " << r->failures << ", ";
-    const Series* series[] = {&r->total, &r->wait, &r->extend, &r->reply,
-                              &r->reload};
-    for (size_t i = 0; i < 5; ++i) {
-      if (i > 0) json << ", ";
-      AppendSeries(json, *series[i]);
-    }
+    AppendSeriesJson(json,
+                     {&r->total, &r->wait, &r->extend, &r->reply, &r->reload});
     json << "}";
     first = false;
   }
@@ -303,8 +285,7 @@ int Main(int argc, char** argv) {
                "%.1f writes/s\n",
                config.hosts, idle->reads_per_s, idle->event_reads_per_s,
                idle->scans_per_s, idle->writes_per_s);
-  std::cout << json.str();
-  if (!config.json_out.empty()) std::ofstream(config.json_out) << json.str();
+  EmitJson(json.str(), config.json_out);
   return failures == 0 ? 0 : 1;
 }
 

@@ -1,13 +1,11 @@
 // Pieces shared by the mailbox benches (mailbox-bench, extend-bench):
-// latency series with percentiles, counted UUIDs, a fresh inbox/outbox pair
-// on a file system with O_DIRECT, and the JSON/CLI helpers.
+// counted UUIDs, a fresh inbox/outbox pair on a file system with O_DIRECT,
+// and the CLI helpers. Latency series: bench/bench_stats.h.
 #ifndef SANPOOL_BENCH_MAILBOX_BENCH_UTIL_H_
 #define SANPOOL_BENCH_MAILBOX_BENCH_UTIL_H_
 
 #include <stdlib.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -17,27 +15,11 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/status.h"
+#include "bench/bench_stats.h"
 #include "mailbox/format.h"
 #include "mailbox/mailbox_io.h"
 
 namespace sanpool::bench {
-
-struct Series {
-  std::string name;
-  std::vector<double> ms;
-
-  double Percentile(double p) const {
-    if (ms.empty()) return 0;
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
-    return sorted[i];
-  }
-};
-
-inline double Ms(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
 
 inline std::string CountedUuid(int kind, int n) {
   char buf[40];
@@ -73,11 +55,36 @@ inline std::vector<int> ParseLevels(const std::string& text) {
   return levels;
 }
 
-// "<name>_ms": {"p50": .., "p99": .., "max": ..}
-inline void AppendSeries(std::ostringstream& json, const Series& s) {
-  json << "\"" << s.name << "_ms\": {\"p50\": " << s.Percentile(0.5)
-       << ", \"p99\": " << s.Percentile(0.99)
-       << ", \"max\": " << s.Percentile(1.0) << "}";
+// The flags both mailbox benches take; a bench's Config derives from it.
+struct CommonFlags {
+  std::string parent = "/var/tmp";        // --dir
+  int hosts = 3;                          // --hosts
+  std::vector<int> levels = {1, 10, 60};  // --levels
+  int rounds = 10;                        // --rounds
+  int spm_concurrency = 1;                // --spm-concurrency
+  std::string json_out;                   // --json-out
+};
+
+// When `arg` is one of CommonFlags' flags: its value, from `next()`, into
+// `flags`, and true; else false (nothing read).
+template <typename Next>
+bool ParseCommonFlag(const std::string& arg, Next&& next, CommonFlags& flags) {
+  if (arg == "--dir") {
+    flags.parent = next();
+  } else if (arg == "--hosts") {
+    flags.hosts = std::atoi(next().c_str());
+  } else if (arg == "--levels") {
+    flags.levels = ParseLevels(next());
+  } else if (arg == "--rounds") {
+    flags.rounds = std::atoi(next().c_str());
+  } else if (arg == "--spm-concurrency") {
+    flags.spm_concurrency = std::atoi(next().c_str());
+  } else if (arg == "--json-out") {
+    flags.json_out = next();
+  } else {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace sanpool::bench

@@ -24,6 +24,7 @@
 #include "base/env.h"
 #include "base/process.h"
 #include "base/resource_locks.h"
+#include "bench/bench_stats.h"
 #include "domains/file/file_domain.h"
 #include "domains/file/file_image.h"
 #include "domains/file/file_volume.h"
@@ -34,18 +35,6 @@ namespace sanpool::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Series {
-  std::string name;
-  std::vector<double> ms;
-
-  double Percentile(double p) const {
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    size_t i = static_cast<size_t>(p * (sorted.size() - 1) + 0.5);
-    return sorted[i];
-  }
-};
 
 // A UUID from a counter: 00000000-0000-4000-8000-<12 hex>.
 std::string CountedUuid(int kind, int n) {
@@ -58,8 +47,7 @@ template <typename F>
 bool Time(Series& series, F&& f) {
   auto start = Clock::now();
   Status s = f();
-  series.ms.push_back(
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  series.ms.push_back(MsSince(start));
   if (!s.ok()) std::cerr << series.name << ": " << s.ToString() << "\n";
   return s.ok();
 }
@@ -147,23 +135,14 @@ int Main(int argc, char** argv) {
   json << "{\"count\": " << count << ", \"dir\": \"" << parent << "\""
        << ", \"creates_per_s\": " << count / create_s
        << ", \"deletes_per_s\": " << count / delete_s << ", \"ops\": {";
-  bool first = true;
-  std::fprintf(stderr, "%-10s %9s %9s %9s\n", "op", "p50 ms", "p99 ms",
-               "max ms");
-  for (const Series* s : {&create, &prepare, &teardown, &remove}) {
-    double p50 = s->Percentile(0.5), p99 = s->Percentile(0.99),
-           max = s->Percentile(1.0);
-    std::fprintf(stderr, "%-10s %9.2f %9.2f %9.2f\n", s->name.c_str(), p50,
-                 p99, max);
-    json << (first ? "" : ", ") << "\"" << s->name << "\": {\"p50_ms\": "
-         << p50 << ", \"p99_ms\": " << p99 << ", \"max_ms\": " << max << "}";
-    first = false;
-  }
+  const std::vector<const Series*> ops = {&create, &prepare, &teardown,
+                                          &remove};
+  PrintOpsTable("op", ops, 10, 9);
+  AppendOpsJson(json, ops, /*with_count=*/false);
   json << "}}\n";
   std::fprintf(stderr, "creates/s %.1f  deletes/s %.1f\n", count / create_s,
                count / delete_s);
-  std::cout << json.str();
-  if (!json_out.empty()) std::ofstream(json_out) << json.str();
+  EmitJson(json.str(), json_out);
   return 0;
 }
 
