@@ -7,7 +7,6 @@
 // through the mailbox, and must then see the grown LV through its own
 // mapping. The destructor stops the services and daemons, removes the VG,
 // detaches the loops and deletes the files, whatever happened.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -26,6 +25,7 @@
 #include "domains/block/activation.h"
 #include "domains/block/block_domain.h"
 #include "domains/block/block_volume.h"
+#include "domains/block/loop_fixture.h"
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
 #include "domains/qemu_img.h"
@@ -53,33 +53,12 @@ std::string NewUuid() {
   return buf;
 }
 
-Result<ProcessResult> RunTool(ProcessRunner& runner,
-                              std::vector<std::string> argv) {
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = std::chrono::seconds(120);
-  return runner.Run(spec);
-}
-
-// What the test made on the machine; removed in the destructor.
+// The loops (VG, files) and the dm daemons. Members are destroyed in
+// reverse: the daemons first (SIGTERM: dmemu removes its mappings), then
+// `devices` removes the VG and detaches the loops, whatever happened.
 struct San {
-  explicit San(ProcessRunner& runner) : runner(runner) {}
-  ~San() {
-    daemons.clear();  // SIGTERM: dmemu removes its mappings
-    if (!vg.empty() && !loops.empty()) {
-      lvm::Lvm lvm(runner, {});
-      (void)lvm.VgRemove(loops, vg);
-    }
-    for (const std::string& dev : loops) {
-      Result<ProcessResult> r = RunTool(runner, {"losetup", "-d", dev});
-      if (!r.ok() || !r->Succeeded()) WARN("could not detach " << dev);
-    }
-    if (!dir.empty()) std::filesystem::remove_all(dir);
-  }
-  ProcessRunner& runner;
-  std::string dir;
-  lvm::DeviceList loops;
-  std::string vg;
+  explicit San(ProcessRunner& runner) : devices(runner) {}
+  block::LoopDevices devices;
   std::vector<std::unique_ptr<dmemu::Daemon>> daemons;
 };
 
@@ -118,27 +97,13 @@ TEST_CASE("extend round trip through the mailbox on block storage, two hosts",
   }
   PosixProcessRunner runner;
   San san(runner);
-  char tmpl[] = "/var/tmp/sanpool-extend-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  san.dir = tmpl;
-  for (int i = 0; i < 2; ++i) {
-    std::string file = san.dir + "/lun" + std::to_string(i);
-    int fd = open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    REQUIRE(fd >= 0);
-    REQUIRE(ftruncate(fd, static_cast<off_t>(kDeviceBytes)) == 0);
-    close(fd);
-    Result<ProcessResult> r =
-        RunTool(runner, {"losetup", "--find", "--show", file});
-    REQUIRE(r.ok());
-    REQUIRE(r->Succeeded());
-    std::string dev = r->stdout_data;
-    while (!dev.empty() && dev.back() == '\n') dev.pop_back();
-    san.loops.push_back(dev);
-  }
+  san.devices.Create("sanpool-extend", 2, kDeviceBytes);
   const std::string sd = NewUuid(), img = NewUuid(), vol = NewUuid();
-  san.vg = sd;
-  san.daemons.push_back(std::make_unique<dmemu::Daemon>(san.dir, "host1"));
-  san.daemons.push_back(std::make_unique<dmemu::Daemon>(san.dir, "host2"));
+  san.devices.set_vg(sd);
+  for (const char* host : {"host1", "host2"}) {
+    san.daemons.push_back(
+        std::make_unique<dmemu::Daemon>(san.devices.dir(), host));
+  }
 
   std::unique_ptr<Env> env = NewPosixEnv();
   SystemClock clock;
@@ -146,11 +111,12 @@ TEST_CASE("extend round trip through the mailbox on block storage, two hosts",
   QemuImg qemu_img(runner);
   ResourceManager manager(clock);
   block::ImageLocks locks(manager, sd);
-  Host h1(lvm, san.loops, *san.daemons[0]);
-  Host h2(lvm, san.loops, *san.daemons[1]);
+  Host h1(lvm, san.devices.loops(), *san.daemons[0]);
+  Host h2(lvm, san.devices.loops(), *san.daemons[1]);
 
   // Host 1 makes the domain and a thin volume (128 MiB LV).
-  Result<std::string> vg_uuid = block::CreateVolumeGroup(h1.cache, sd, san.loops);
+  Result<std::string> vg_uuid =
+      block::CreateVolumeGroup(h1.cache, sd, san.devices.loops());
   INFO(vg_uuid.status().ToString());
   REQUIRE(vg_uuid.ok());
   block::BlockDomainDeps deps1{.env = env.get(), .clock = &clock,

@@ -14,29 +14,25 @@
 // (meson): SANPOOL_AGENT, SANPOOL_DMEMU, SANPOOL_SANLOCK_SHIM.
 //
 // Bounded (every wait at most kWaitLimit, meson timeout 300 s); the agent
-// and daemons are killed and reaped, the VG removed and the loops detached
-// in destructors, also when an assertion fails.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
+// and daemons are killed and reaped (test/agent_harness.h), the VG removed
+// and the loops detached (domains/block/loop_fixture.h) in destructors, also
+// when an assertion fails.
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstdlib>
+#include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "agent/rpc_client.h"
 #include "base/process.h"
-#include "domains/block/lvm.h"
+#include "domains/block/loop_fixture.h"
 #include "lease/sanlock_daemon.h"
+#include "test/agent_harness.h"
 #include "tools/dmemu/daemon_fixture.h"
 
 namespace sanpool {
@@ -44,6 +40,7 @@ namespace {
 
 namespace json = boost::json;
 using std::chrono::seconds;
+using testing::AgentProcess;
 
 constexpr char kSd[] = "7c7c7c7c-0000-4000-8000-0000000000b1";
 constexpr char kImg[] = "7c7c7c7c-0000-4000-8000-0000000000b2";
@@ -55,136 +52,8 @@ constexpr seconds kWaitLimit{120};
 
 Result<ProcessResult> RunTool(std::vector<std::string> argv) {
   PosixProcessRunner runner;
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = std::chrono::seconds(120);
-  return runner.Run(spec);
+  return block::RunTool(runner, std::move(argv));
 }
-
-// Loops, the VG and the directory, removed even when the test fails.
-struct San {
-  ~San() {
-    if (!loops.empty()) {
-      PosixProcessRunner runner;
-      lvm::Lvm lvm(runner, {});
-      (void)lvm.VgRemove(loops, kSd);
-    }
-    for (const std::string& dev : loops) {
-      auto r = RunTool({"losetup", "-d", dev});
-      if (!r.ok() || !r->Succeeded()) WARN("could not detach " << dev);
-    }
-    if (!dir.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  }
-  std::string dir;
-  std::vector<std::string> loops;
-};
-
-class AgentProcess {
- public:
-  AgentProcess(const std::string& dir, const std::vector<std::string>& args,
-               const std::string& sanlock_run_dir)
-      : socket_(dir + "/agent.sock"), log_(dir + "/agent.log") {
-    const char* exe = std::getenv("SANPOOL_AGENT");
-    REQUIRE(exe != nullptr);
-    std::string conf = dir + "/agent.conf";
-    std::ofstream(conf) << "";
-    std::vector<std::string> all = {exe, "--config", conf, "--set",
-                                    "rpc.host=", "--set",
-                                    "rpc.unix_socket=" + socket_};
-    for (const std::string& a : args) {
-      all.push_back("--set");
-      all.push_back(a);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      ::setenv("SANLOCK_RUN_DIR", sanlock_run_dir.c_str(), 1);
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~AgentProcess() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-
-  agent::RpcClient& Client() {
-    if (client_) return *client_;
-    auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      agent::ClientOptions options;
-      options.endpoint.unix_path = socket_;
-      options.request_timeout = std::chrono::seconds(120);
-      auto c = agent::RpcClient::Connect(options);
-      if (c.ok() && (*c)->Call("Host.ping", json::object()).ok()) {
-        client_ = std::move(c).value();
-        return *client_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL("agent did not start; log:\n" << LogTail());
-    throw std::runtime_error("unreachable");
-  }
-
-  agent::RpcReply Raw(const std::string& method, json::object params) {
-    auto r = Client().Call(method, params);
-    INFO(method << ": " << (r.ok() ? "" : r.status().ToString()));
-    REQUIRE(r.ok());
-    return *r;
-  }
-  json::value Call(const std::string& method, json::object params) {
-    agent::RpcReply r = Raw(method, std::move(params));
-    INFO(method << " error: " << (r.ok() ? "" : r.error->message)
-                << "\nlog:\n" << LogTail());
-    REQUIRE(r.ok());
-    return r.result;
-  }
-  int64_t ErrorCode(const std::string& method, json::object params) {
-    agent::RpcReply r = Raw(method, std::move(params));
-    REQUIRE_FALSE(r.ok());
-    return r.error->code;
-  }
-  // Waits for the task; returns its status object.
-  json::object Wait(const json::value& task) {
-    auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
-    while (true) {
-      json::object s =
-          Call("Task.getStatus", {{"taskID", task.as_string()}}).as_object();
-      if (s.at("taskState").as_string() == "finished") return s;
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  std::string LogTail() const {
-    std::ifstream in(log_);
-    std::string all((std::istreambuf_iterator<char>(in)), {});
-    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
-  }
-
- private:
-  std::string socket_;
-  std::string log_;
-  pid_t pid_ = -1;
-  std::unique_ptr<agent::RpcClient> client_;
-};
 
 uint64_t ToU64(const json::value& v) {
   if (v.is_string()) return std::stoull(std::string(v.as_string()));
@@ -202,52 +71,37 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
     WARN("skipped: needs root");
     return;
   }
-  San san;
-  char tmpl[] = "/var/tmp/sanpool-blkagent-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  san.dir = tmpl;
-  for (int i = 0; i < 2; ++i) {
-    std::string file = san.dir + "/lun" + std::to_string(i);
-    int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    REQUIRE(fd >= 0);
-    REQUIRE(::ftruncate(fd, static_cast<off_t>(kDeviceBytes)) == 0);
-    ::close(fd);
-    auto r = RunTool({"losetup", "--find", "--show", file});
-    REQUIRE(r.ok());
-    REQUIRE(r->Succeeded());
-    std::string dev = r->stdout_data;
-    while (!dev.empty() && dev.back() == '\n') dev.pop_back();
-    san.loops.push_back(dev);
-  }
+  PosixProcessRunner runner;
+  block::LoopDevices san(runner);
+  san.Create("sanpool-blkagent", 2, kDeviceBytes);
+  san.set_vg(kSd);
   // Destroyed in reverse: agent, sanlock, dmemu (which drops its mappings),
   // then `san` removes the VG and the loops.
-  auto dmemu = std::make_unique<dmemu::Daemon>(san.dir, "host");
-  lease::SanlockDaemonOptions sl;
-  sl.run_dir = san.dir + "/sl";
-  const char* shim = std::getenv("SANPOOL_SANLOCK_SHIM");
-  sl.shim_path = shim != nullptr ? shim : "";
-  auto sanlock = lease::SanlockDaemon::Start(sl);
-  INFO(sanlock.status().ToString());
-  REQUIRE(sanlock.ok());
-  auto agent = std::make_unique<AgentProcess>(
-      san.dir,
-      std::vector<std::string>{
-          "storage.repository=" + san.dir + "/repo",
-          "storage.run_dir=" + san.dir + "/run",
-          "agent.state_file=" + san.dir + "/state",
-          "monitor.interval_s=1",
-          "dm.backend=user",
-          "dm.dmemu_socket=" + dmemu->socket(),
-          "dm.dmemu_run_dir=" + dmemu->run_dir(),
-          "lvm.devices=" + san.loops[0] + "," + san.loops[1]},
-      (*sanlock)->run_dir());
+  auto dmemu = std::make_unique<dmemu::Daemon>(san.dir(), "host");
+  std::unique_ptr<lease::SanlockDaemon> sanlock =
+      testing::StartSanlockDaemon(san.dir() + "/sl", "");
+  auto agent = std::make_unique<AgentProcess>(testing::AgentProcessOptions{
+      .dir = san.dir(),
+      .sets = {"storage.repository=" + san.dir() + "/repo",
+               "storage.run_dir=" + san.dir() + "/run",
+               "agent.state_file=" + san.dir() + "/state",
+               "monitor.interval_s=1",
+               "dm.backend=user",
+               "dm.dmemu_socket=" + dmemu->socket(),
+               "dm.dmemu_run_dir=" + dmemu->run_dir(),
+               "lvm.devices=" + san.loops()[0] + "," + san.loops()[1]},
+      .env = {{"SANLOCK_RUN_DIR", sanlock->run_dir()}},
+      .wait_limit = kWaitLimit,
+      .request_timeout = std::chrono::seconds(120),
+      .graceful_stop = true});
   AgentProcess& a = *agent;
 
   // Bad input first.
   CHECK(a.ErrorCode("LVMVolumeGroup.create",
                     {{"name", kSd}, {"devlist", "/dev/nosuchdev"}}) == 1000);
   CHECK(a.ErrorCode("LVMVolumeGroup.create",
-                    {{"name", "not-a-uuid"}, {"devlist", san.loops[0]}}) ==
+                    {{"name", "not-a-uuid"},
+                     {"devlist", san.loops()[0]}}) ==
         -32602);
   CHECK(a.ErrorCode("StorageDomain.getInfo",
                     {{"storagedomainID", "../../etc"}}) == -32602);
@@ -256,7 +110,8 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
 
   json::value vg_uuid = a.Call(
       "LVMVolumeGroup.create",
-      {{"name", kSd}, {"devlist", json::array{san.loops[0], san.loops[1]}}});
+      {{"name", kSd},
+       {"devlist", json::array{san.loops()[0], san.loops()[1]}}});
   json::object vg = a.Call("LVMVolumeGroup.getInfo", {{"vgUUID", kSd}})
                         .as_object();
   CHECK(vg.at("uuid") == vg_uuid);
@@ -304,7 +159,7 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
        {"size", std::to_string(kCapacity)}, {"volFormat", 4},
        {"preallocate", 2}, {"diskType", "DATA"}, {"desc", "thin"},
        {"srcImgUUID", ""}, {"srcVolUUID", ""}});
-  json::object done = a.Wait(task);
+  json::object done = a.WaitTask(task);
   INFO(json::serialize(done) << "\n" << a.LogTail());
   REQUIRE(TaskCode(done) == 0);
   CHECK(a.Call("StorageDomain.getImages", {{"storagedomainID", kSd}}) ==
@@ -364,7 +219,7 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
                                   {"imageID", kImg},
                                   {"volumeID", kVol},
                                   {"postZero", true}});
-  done = a.Wait(task);
+  done = a.WaitTask(task);
   INFO(json::serialize(done));
   CHECK(TaskCode(done) == 0);
   auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
@@ -385,7 +240,7 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
         1000);
 
   agent.reset();
-  sanlock->reset();
+  sanlock.reset();
   dmemu.reset();
 }
 

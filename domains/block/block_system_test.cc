@@ -6,7 +6,6 @@
 // qcow2 is written by qemu-img and qemu-io. The fixture's destructor stops
 // the daemons (SIGTERM), removes the VG, detaches the loops and deletes the
 // files, whatever happened.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -26,6 +25,7 @@
 #include "domains/block/block_domain.h"
 #include "domains/block/block_image.h"
 #include "domains/block/block_volume.h"
+#include "domains/block/loop_fixture.h"
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
 #include "domains/dm/dm_names.h"
@@ -55,34 +55,12 @@ std::string NewUuid() {
   return buf;
 }
 
-Result<ProcessResult> RunTool(ProcessRunner& runner,
-                              std::vector<std::string> argv) {
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = std::chrono::seconds(120);
-  return runner.Run(spec);
-}
-
-// Everything the test made on the host, removed in the destructor (which
-// runs even when the fixture's constructor fails half-way).
+// The loops (VG, files) and the dm daemons. Members are destroyed in
+// reverse: the daemons first (SIGTERM: dmemu removes its mappings), then
+// `san` removes the VG and detaches the loops, whatever happened.
 struct HostResources {
-  explicit HostResources(ProcessRunner& runner) : runner(runner) {}
-  ~HostResources() {
-    daemons.clear();  // SIGTERM: dmemu removes its mappings and loops.
-    if (!vg.empty() && !loops.empty()) {
-      lvm::Lvm lvm(runner, {});
-      (void)lvm.VgRemove(loops, vg);
-    }
-    for (const std::string& dev : loops) {
-      Result<ProcessResult> r = RunTool(runner, {"losetup", "-d", dev});
-      if (!r.ok() || !r->Succeeded()) WARN("could not detach " << dev);
-    }
-    if (!dir.empty()) std::filesystem::remove_all(dir);
-  }
-  ProcessRunner& runner;
-  std::string dir;
-  lvm::DeviceList loops;
-  std::string vg;
+  explicit HostResources(ProcessRunner& runner) : san(runner) {}
+  LoopDevices san;
   std::vector<std::unique_ptr<dmemu::Daemon>> daemons;
 };
 
@@ -93,31 +71,15 @@ class BlockSan {
       skip_ = true;
       return;
     }
-    char tmpl[] = "/var/tmp/sanpool-block-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    host_.dir = tmpl;
-    for (int i = 0; i < 3; ++i) {
-      std::string file = host_.dir + "/lun" + std::to_string(i);
-      int fd = open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-      REQUIRE(fd >= 0);
-      REQUIRE(ftruncate(fd, static_cast<off_t>(kDeviceBytes)) == 0);
-      close(fd);
-      Result<ProcessResult> r =
-          RunTool(runner_, {"losetup", "--find", "--show", file});
-      REQUIRE(r.ok());
-      REQUIRE(r->Succeeded());
-      std::string dev = r->stdout_data;
-      while (!dev.empty() && dev.back() == '\n') dev.pop_back();
-      host_.loops.push_back(dev);
-    }
+    host_.san.Create("sanpool-block", 3, kDeviceBytes);
     sd_ = NewUuid();
     locks_ = std::make_unique<ImageLocks>(manager_, sd_);
-    host_.vg = sd_;
-    cache_.SetDevices(host_.loops);
+    host_.san.set_vg(sd_);
+    cache_.SetDevices(host_.san.loops());
     host_.daemons.push_back(
-        std::make_unique<dmemu::Daemon>(host_.dir, "hostA"));
+        std::make_unique<dmemu::Daemon>(host_.san.dir(), "hostA"));
     host_.daemons.push_back(
-        std::make_unique<dmemu::Daemon>(host_.dir, "hostB"));
+        std::make_unique<dmemu::Daemon>(host_.san.dir(), "hostB"));
     activator_a_ = std::make_unique<Activator>(cache_, host_.daemons[0]->dm());
     activator_b_ = std::make_unique<Activator>(cache_, host_.daemons[1]->dm());
     deps_ = {.env = env_.get(),
@@ -134,7 +96,7 @@ class BlockSan {
   void CreateDomain() {
     // The third device is left for Extend.
     Result<std::string> vg_uuid = CreateVolumeGroup(
-        cache_, sd_, {host_.loops[0], host_.loops[1]});
+        cache_, sd_, {host_.san.loops()[0], host_.san.loops()[1]});
     INFO(vg_uuid.status().ToString());
     REQUIRE(vg_uuid.ok());
     auto domain = BlockDomain::Create(
@@ -146,7 +108,7 @@ class BlockSan {
         *domain_, qemu_img_, *locks_, runner_,
         BlockVolumesOptions{.sanlock = &sanlock_});
     images_ = std::make_unique<BlockImages>(*domain_, *volumes_, *locks_,
-                                            host_.dir + "/run");
+                                            host_.san.dir() + "/run");
   }
 
   void CreateVolume(const std::string& img, const std::string& vol,
@@ -247,7 +209,7 @@ TEST_CASE_METHOD(BlockSan, "block domain: create, thin volume, ENOSPC, extend, "
     REQUIRE(reopened.ok());
   }
   // StorageDomain.extend with the third device.
-  Status extended = domain_->Extend(host_.loops[2]);
+  Status extended = domain_->Extend(host_.san.loops()[2]);
   INFO(extended.ToString());
   REQUIRE(extended.ok());
   auto info3 = domain_->GetInfo();
@@ -258,7 +220,7 @@ TEST_CASE_METHOD(BlockSan, "block domain: create, thin volume, ENOSPC, extend, "
   CHECK(stats3->disk_total > stats->disk_total);
   CHECK(domain_->Validate().ok());
   // A device already in a VG is refused.
-  Result<std::string> again = CreateVolumeGroup(cache_, NewUuid(), host_.loops);
+  Result<std::string> again = CreateVolumeGroup(cache_, NewUuid(), host_.san.loops());
   CHECK(again.status().code() == Code::kFailedPrecondition);
 
   const std::string img = NewUuid(), vol1 = NewUuid(), vol2 = NewUuid();

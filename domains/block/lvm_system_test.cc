@@ -9,8 +9,6 @@
 //
 // 1 GiB devices with two 128 MiB PV metadata areas (start and end) give 5
 // extents of 128 MiB per PV (pe_start 129 MiB), 10 in the VG: easy to fill.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -22,6 +20,7 @@
 #include <vector>
 
 #include "base/process.h"
+#include "domains/block/loop_fixture.h"
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
 #include "domains/block/lvm_test_printers.h"
@@ -35,41 +34,6 @@ constexpr uint64_t kPeStart = 129 * kMiB;
 constexpr uint64_t kExtentsPerPv =
     (kDeviceBytes - kPeStart - kPvMetadataSizeBytes) / kExtentSizeBytes;
 
-Result<ProcessResult> RunTool(ProcessRunner& runner,
-                              std::vector<std::string> argv) {
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = std::chrono::seconds(30);
-  return runner.Run(spec);
-}
-
-// Owns what a test created on the host and removes it in its destructor,
-// which runs even when the fixture's constructor fails half-way.
-struct HostResources {
-  HostResources(ProcessRunner& runner, Lvm& lvm) : runner(runner), lvm(lvm) {}
-  ~HostResources() {
-    if (!vg.empty()) {
-      Status s = lvm.VgRemove(loops, vg);  // Fails harmlessly if never made.
-      (void)s;
-    }
-    for (const std::string& dev : loops) {
-      Result<ProcessResult> r = RunTool(runner, {"losetup", "-d", dev});
-      if (!r.ok() || !r->Succeeded()) {
-        WARN("could not detach " << dev);
-      }
-    }
-    for (const std::string& f : files) unlink(f.c_str());
-    if (!dir.empty()) rmdir(dir.c_str());
-  }
-
-  ProcessRunner& runner;
-  Lvm& lvm;
-  std::string dir;
-  std::vector<std::string> files;
-  DeviceList loops;
-  std::string vg;
-};
-
 class LoopSan {
  protected:
   LoopSan() {
@@ -77,32 +41,14 @@ class LoopSan {
       skip_ = "needs root (loop devices, lvm)";
       return;
     }
-    char tmpl[] = "/var/tmp/sanpool-lvm-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) FAIL("mkdtemp failed");
-    host_.dir = tmpl;
-    for (int i = 0; i < 2; ++i) {
-      std::string file = host_.dir + "/lun" + std::to_string(i);
-      int fd = open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-      REQUIRE(fd >= 0);
-      host_.files.push_back(file);
-      REQUIRE(ftruncate(fd, static_cast<off_t>(kDeviceBytes)) == 0);
-      close(fd);
-      Result<ProcessResult> r =
-          RunTool(runner_, {"losetup", "--find", "--show", file});
-      REQUIRE(r.ok());
-      REQUIRE(r->Succeeded());
-      std::string dev = r->stdout_data;
-      while (!dev.empty() && dev.back() == '\n') dev.pop_back();
-      REQUIRE(dev.rfind("/dev/loop", 0) == 0);
-      host_.loops.push_back(dev);
-    }
-    loops_ = host_.loops;
+    host_.Create("sanpool-lvm", 2, kDeviceBytes);
+    loops_ = host_.loops();
     vg_ = "sanpool_lvmtest_" + std::to_string(getpid()) + "_" +
           std::to_string(std::chrono::steady_clock::now()
                              .time_since_epoch()
                              .count() %
                          1000000007);
-    host_.vg = vg_;
+    host_.set_vg(vg_);
     cache_.SetDevices(loops_);
   }
 
@@ -135,7 +81,7 @@ class LoopSan {
   std::string vg_;
   PosixProcessRunner runner_;
   Lvm lvm_{runner_, {.timeout = std::chrono::seconds(60)}};
-  HostResources host_{runner_, lvm_};  // Destroyed before lvm_ and runner_.
+  block::LoopDevices host_{runner_};  // Destroyed before runner_.
   LvmCache cache_{lvm_, {.max_concurrent_commands = 4}};
 };
 
