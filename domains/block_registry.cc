@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/uuid.h"
 #include "domains/block/block_layout.h"
+#include "domains/block/master_lv.h"
 #include "domains/storage_errors.h"
 
 namespace sanpool {
@@ -156,6 +157,17 @@ Result<std::shared_ptr<BlockDomainBundle>> BlockDomainRegistry::Create(
   MutexLock open_lock(open_mu_);
   ASSIGN_OR_RETURN(auto domain,
                    block::BlockDomain::Create(DomainDeps(), params));
+  // The master LV's ext3 (oVirt's blockSD.create), once: a pool master
+  // mounts it (spm/master_fs.h); mapped for mkfs only.
+  const std::string master(block::LvName(block::SpecialLv::kMaster));
+  ASSIGN_OR_RETURN(std::string master_dev,
+                   deps_.activator->Activate(params.sd_uuid, master,
+                                             LockMode::kShared));
+  Status mkfs = block::MakeMasterFileSystem(*deps_.runner, master_dev);
+  Status unmap = deps_.activator->Deactivate(params.sd_uuid, master,
+                                             LockMode::kShared);
+  RETURN_IF_ERROR(mkfs);
+  RETURN_IF_ERROR(unmap);
   auto bundle = MakeBundle(std::move(domain));
   log::Info("domains", "created block domain", {{"sd", params.sd_uuid}});
   MutexLock lock(mu_);
