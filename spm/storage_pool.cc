@@ -17,13 +17,13 @@ lease::LeaseGeometry GeometryOf(const DomainMetadata& md) {
   return {.block_size = md.block_size, .alignment = md.alignment};
 }
 
-lease::ResourceSpec SdmOf(const FileDomainBundle& bundle,
-                          const DomainMetadata& md) {
-  return {.lockspace = md.sd_uuid,
-          .name = kSdmName,
-          .disk = {bundle.domain->layout().special_file("leases"),
-                   md.alignment},
-          .geometry = GeometryOf(md)};
+Result<lease::ResourceSpec> SdmOf(PoolDomain& domain,
+                                  const DomainMetadata& md) {
+  ASSIGN_OR_RETURN(std::string leases, domain.LeasesPath());
+  return lease::ResourceSpec{.lockspace = md.sd_uuid,
+                             .name = kSdmName,
+                             .disk = {std::move(leases), md.alignment},
+                             .geometry = GeometryOf(md)};
 }
 
 Status NotInPool(std::string_view sd, std::string_view sp) {
@@ -36,7 +36,11 @@ Status NotInPool(std::string_view sd, std::string_view sp) {
 }  // namespace
 
 StoragePool::StoragePool(StoragePoolDeps deps, StoragePoolOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)) {
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      pool_domains_({.env = deps_.env,
+                     .files = deps_.domains,
+                     .blocks = deps_.block_domains}) {
   if (options_.thread == ThreadMode::kRun) {
     thread_ = std::thread([this] { Loop(); });
   }
@@ -47,34 +51,33 @@ StoragePool::~StoragePool() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<std::shared_ptr<FileDomainBundle>> StoragePool::Open(
+Result<std::shared_ptr<PoolDomain>> StoragePool::Open(
     std::string_view sd_uuid) {
-  return deps_.domains->Get(sd_uuid);
+  return pool_domains_.Open(sd_uuid);
 }
 
-lease::LockspaceSpec StoragePool::LockspaceOf(const FileDomainBundle& bundle,
-                                              const DomainMetadata& md,
-                                              uint64_t host_id) const {
-  return {.name = md.sd_uuid,
-          .host_id = host_id,
-          .disk = {bundle.domain->layout().special_file("ids"), 0},
-          .geometry = GeometryOf(md)};
+Result<lease::LockspaceSpec> StoragePool::LockspaceOf(
+    PoolDomain& domain, const DomainMetadata& md, uint64_t host_id) const {
+  ASSIGN_OR_RETURN(std::string ids, domain.IdsPath());
+  return lease::LockspaceSpec{.name = md.sd_uuid,
+                              .host_id = host_id,
+                              .disk = {std::move(ids), 0},
+                              .geometry = GeometryOf(md)};
 }
 
-Status StoragePool::InitLeases(const FileDomainBundle& bundle,
-                               const DomainMetadata& md) {
-  Env& env = *deps_.env;
-  const auto& layout = bundle.domain->layout();
+Status StoragePool::InitLeases(PoolDomain& domain, const DomainMetadata& md) {
   const uint32_t io = static_cast<uint32_t>(options_.io_timeout.count());
-  ASSIGN_OR_RETURN(FileStat ids, env.Stat(layout.special_file("ids")));
-  if (ids.size == 0) {
-    lease::LockspaceSpec spec = LockspaceOf(bundle, md, 0);
+  RETURN_IF_ERROR(domain.Map());
+  ASSIGN_OR_RETURN(bool new_lockspace, domain.LockspaceIsNew(md));
+  if (new_lockspace) {
+    ASSIGN_OR_RETURN(lease::LockspaceSpec spec, LockspaceOf(domain, md, 0));
     RETURN_IF_ERROR(deps_.sanlock->WriteLockspace(spec, io));
     log::Info(kLog, "lockspace initialised", {{"sd", md.sd_uuid}});
   }
-  ASSIGN_OR_RETURN(FileStat leases, env.Stat(layout.special_file("leases")));
-  if (leases.size < 2 * md.alignment) {
-    RETURN_IF_ERROR(deps_.sanlock->WriteResource(SdmOf(bundle, md)));
+  ASSIGN_OR_RETURN(bool new_sdm, domain.SdmIsNew(md));
+  if (new_sdm) {
+    ASSIGN_OR_RETURN(lease::ResourceSpec sdm, SdmOf(domain, md));
+    RETURN_IF_ERROR(deps_.sanlock->WriteResource(sdm));
     log::Info(kLog, "SDM lease initialised", {{"sd", md.sd_uuid}});
   }
   return Status::Ok();
@@ -89,23 +92,23 @@ Status StoragePool::Create(const CreatePoolParams& params) {
   }
   MutexLock lock(mu_);
   struct Item {
-    std::shared_ptr<FileDomainBundle> bundle;
+    std::shared_ptr<PoolDomain> domain;
     DomainMetadata md;
   };
   std::vector<Item> items;
   for (const std::string& sd : sds) {
     RETURN_IF_ERROR(ValidateUuid(sd, "domainList"));
-    ASSIGN_OR_RETURN(auto bundle, Open(sd));
-    ASSIGN_OR_RETURN(DomainMetadata md, bundle->domain->ReadMetadata());
+    ASSIGN_OR_RETURN(auto domain, Open(sd));
+    ASSIGN_OR_RETURN(DomainMetadata md, domain->Read());
     if (!md.pool_uuids.empty()) {
       return Status(Code::kFailedPrecondition,
                     "domain " + sd + " is already attached to pool " +
                         md.pool_uuids[0],
                     pool_code::kStorageDomainAlreadyAttached);
     }
-    items.push_back({std::move(bundle), std::move(md)});
+    items.push_back({std::move(domain), std::move(md)});
   }
-  for (Item& item : items) RETURN_IF_ERROR(InitLeases(*item.bundle, item.md));
+  for (Item& item : items) RETURN_IF_ERROR(InitLeases(*item.domain, item.md));
   // Regular domains first, the master (the commit point) last.
   Item* master = nullptr;
   PoolMetadata pool{.description = params.name,
@@ -121,12 +124,12 @@ Status StoragePool::Create(const CreatePoolParams& params) {
     }
     item.md.pool_uuids = {params.pool_uuid};
     item.md.role = DomainRole::kRegular;
-    RETURN_IF_ERROR(item.bundle->domain->WriteMetadata(item.md));
+    RETURN_IF_ERROR(item.domain->Write(item.md));
   }
   master->md.pool_uuids = {params.pool_uuid};
   master->md.role = DomainRole::kMaster;
   master->md.pool = pool;
-  RETURN_IF_ERROR(master->bundle->domain->WriteMetadata(master->md));
+  RETURN_IF_ERROR(master->domain->Write(master->md));
   log::Info(kLog, "pool created", {{"pool", params.pool_uuid},
                                    {"master", params.master_sd},
                                    {"domains", sds.size()}});
@@ -156,17 +159,29 @@ Status StoragePool::ConnectLocked(const ConnectParams& params) {
                   "already connected to pool " + now.pool_uuid,
                   pool_code::kCannotConnectMultiplePools);
   }
-  Result<std::shared_ptr<FileDomainBundle>> master = Open(params.master_sd);
+  Result<std::shared_ptr<PoolDomain>> master = Open(params.master_sd);
   if (!master.ok()) {
     return Status(Code::kNotFound,
                   "master domain not found: " + master.status().ToString(),
                   pool_code::kStoragePoolMasterNotFound);
   }
-  ASSIGN_OR_RETURN(DomainMetadata md, (*master)->domain->ReadMetadata());
+  ASSIGN_OR_RETURN(DomainMetadata md, (*master)->Read());
   RETURN_IF_ERROR(CheckMaster(md, params.pool_uuid, params.master_version));
   if (lease::MaxHostsFor(GeometryOf(md)) < params.host_id) {
     return InvalidArgumentError("hostID above the lockspace's host count");
   }
+  // The master's lease areas and master file system (block: mapped LVs)
+  // before anything is saved or started.
+  PoolDomain& mb = **master;
+  ASSIGN_OR_RETURN(lease::LockspaceSpec master_lockspace,
+                   LockspaceOf(mb, md, params.host_id));
+  ASSIGN_OR_RETURN(lease::ResourceSpec sdm, SdmOf(mb, md));
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<MasterFs> master_fs,
+      mb.NewMasterFs({.env = deps_.env,
+                      .runner = deps_.runner,
+                      .block_mount_root = options_.master_mount_root,
+                      .mountinfo_path = options_.mountinfo_path}));
   if (!options_.state_file.empty()) {
     RETURN_IF_ERROR(SaveLocalState(
         *deps_.env, options_.state_file,
@@ -176,17 +191,12 @@ Status StoragePool::ConnectLocked(const ConnectParams& params) {
   connection_ = Connection{.params = params, .master = *master};
   ApplyDomains(*connection_, *md.pool);
 
-  const FileDomainBundle& mb = **master;
-  auto master_domain = std::shared_ptr<file_domain::FileDomain>(
-      *master, mb.domain.get());
-  SpmPool binding{
-      .pool_uuid = params.pool_uuid,
-      .host_id = params.host_id,
-      .master_lockspace = LockspaceOf(mb, md, params.host_id),
-      .sdm = SdmOf(mb, md),
-      .master_metadata = std::make_shared<FileMetadataStore>(master_domain),
-      .master_fs = std::make_shared<FileMasterFs>(
-          *deps_.env, mb.domain->layout().domain_dir())};
+  SpmPool binding{.pool_uuid = params.pool_uuid,
+                  .host_id = params.host_id,
+                  .master_lockspace = std::move(master_lockspace),
+                  .sdm = std::move(sdm),
+                  .master_metadata = *master,
+                  .master_fs = std::move(master_fs)};
   if (Status s = deps_.spm->Bind(std::move(binding)); !s.ok()) {
     connection_.reset();
     return s;
@@ -223,21 +233,33 @@ void StoragePool::ApplyDomains(Connection& c, const PoolMetadata& pool) {
 void StoragePool::StartMember(Connection& c, const std::string& sd,
                               Member& m) {
   if (!m.lockspace) {
-    Result<std::shared_ptr<FileDomainBundle>> bundle = Open(sd);
-    if (!bundle.ok()) {
+    Result<std::shared_ptr<PoolDomain>> domain = Open(sd);
+    if (!domain.ok()) {
       log::Warning(kLog, "pool domain not reachable; will retry",
-                   {{"sd", sd}, {"error", bundle.status().ToString()}});
+                   {{"sd", sd}, {"error", domain.status().ToString()}});
       return;
     }
-    Result<DomainMetadata> md = (*bundle)->domain->ReadMetadata();
+    Result<DomainMetadata> md = (*domain)->Read();
     if (!md.ok()) {
       log::Warning(kLog, "pool domain metadata unreadable; will retry",
                    {{"sd", sd}, {"error", md.status().ToString()}});
       return;
     }
-    m.lockspace = LockspaceOf(**bundle, *md, c.params.host_id);
+    // Block: the special LVs are mapped here, before sanlock or the
+    // monitor gets a path.
+    Result<lease::LockspaceSpec> lockspace =
+        LockspaceOf(**domain, *md, c.params.host_id);
+    Result<PoolDomain::MonitorTarget> target = (*domain)->Monitor();
+    if (!lockspace.ok() || !target.ok()) {
+      Status s = lockspace.ok() ? target.status() : lockspace.status();
+      log::Warning(kLog, "pool domain lease area not usable; will retry",
+                   {{"sd", sd}, {"error", s.ToString()}});
+      return;
+    }
+    m.domain = *std::move(domain);
+    m.lockspace = *std::move(lockspace);
     if (deps_.monitor != nullptr && !deps_.monitor->IsMonitored(sd)) {
-      Status s = deps_.monitor->Add(sd, (*bundle)->domain->layout().metadata_file());
+      Status s = deps_.monitor->Add(sd, target->path, target->content);
       m.monitored = s.ok();
     }
   }
@@ -262,6 +284,7 @@ void StoragePool::StopMember(const std::string& sd, Member& m) {
     }
   }
   m.lockspace.reset();
+  m.domain.reset();  // block: unmaps its special LVs
 }
 
 Result<StoragePool::Connection*> StoragePool::Connected(
@@ -330,7 +353,7 @@ Status StoragePool::Refresh(std::string_view pool_uuid,
                   "master domain is " + c->params.master_sd,
                   pool_code::kStoragePoolWrongMaster);
   }
-  ASSIGN_OR_RETURN(DomainMetadata md, c->master->domain->ReadMetadata());
+  ASSIGN_OR_RETURN(DomainMetadata md, c->master->Read());
   RETURN_IF_ERROR(CheckMaster(md, pool_uuid, master_version));
   if (c->params.master_version != master_version) {
     c->params.master_version = master_version;
@@ -348,7 +371,7 @@ Status StoragePool::Refresh(std::string_view pool_uuid,
 Result<PoolInfo> StoragePool::GetInfo(std::string_view pool_uuid) {
   MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Connection * c, Connected(pool_uuid));
-  ASSIGN_OR_RETURN(DomainMetadata md, c->master->domain->ReadMetadata());
+  ASSIGN_OR_RETURN(DomainMetadata md, c->master->Read());
   RETURN_IF_ERROR(CheckMaster(md, pool_uuid, std::nullopt));
   PoolInfo info;
   info.pool_uuid = std::string(pool_uuid);
@@ -369,10 +392,10 @@ Result<PoolInfo> StoragePool::GetInfo(std::string_view pool_uuid) {
         d.acquired = st->acquired;
       }
     }
-    if (auto bundle = Open(sd); bundle.ok()) {
-      if (auto stats = (*bundle)->domain->GetStats(); stats.ok()) {
-        d.disk_total = stats->disk_total;
-        d.disk_free = stats->disk_free;
+    if (auto domain = Open(sd); domain.ok()) {
+      if (auto space = (*domain)->Space(); space.ok()) {
+        d.disk_total = space->disk_total;
+        d.disk_free = space->disk_free;
       }
       if (d.version < 0) d.version = kDomainVersion;
     }
@@ -407,22 +430,20 @@ Status StoragePool::AttachDomain(std::string_view pool_uuid,
                                  std::string_view sd_uuid) {
   return ChangeDomain(pool_uuid, sd_uuid, [&](Connection& c) -> Result<PoolMetadata> {
     std::string sd(sd_uuid);
-    ASSIGN_OR_RETURN(auto bundle, Open(sd));
-    ASSIGN_OR_RETURN(DomainMetadata md, bundle->domain->ReadMetadata());
+    ASSIGN_OR_RETURN(auto domain, Open(sd));
+    ASSIGN_OR_RETURN(DomainMetadata md, domain->Read());
     if (!md.pool_uuids.empty() || c.members.count(sd) > 0) {
       return Status(Code::kFailedPrecondition,
                     "domain " + sd + " is already attached to a pool",
                     pool_code::kStorageDomainAlreadyAttached);
     }
-    RETURN_IF_ERROR(InitLeases(*bundle, md));
+    RETURN_IF_ERROR(InitLeases(*domain, md));
     md.pool_uuids = {c.params.pool_uuid};
     md.role = DomainRole::kRegular;
-    RETURN_IF_ERROR(bundle->domain->WriteMetadata(md));
-    FileMetadataStore master(std::shared_ptr<file_domain::FileDomain>(
-        c.master, c.master->domain.get()));
+    RETURN_IF_ERROR(domain->Write(md));
     PoolMetadata updated;
     RETURN_IF_ERROR(UpdatePoolMetadata(
-        master, c.params.pool_uuid, [&](PoolMetadata& pool) {
+        *c.master, c.params.pool_uuid, [&](PoolMetadata& pool) {
           SetDomainStatus(pool, sd, PoolDomainStatus::kAttached);
           updated = pool;
           return Status::Ok();
@@ -437,11 +458,9 @@ Status StoragePool::ActivateDomain(std::string_view pool_uuid,
     if (c.members.count(std::string(sd_uuid)) == 0) {
       return NotInPool(sd_uuid, pool_uuid);
     }
-    FileMetadataStore master(std::shared_ptr<file_domain::FileDomain>(
-        c.master, c.master->domain.get()));
     PoolMetadata updated;
     RETURN_IF_ERROR(UpdatePoolMetadata(
-        master, c.params.pool_uuid, [&](PoolMetadata& pool) {
+        *c.master, c.params.pool_uuid, [&](PoolMetadata& pool) {
           SetDomainStatus(pool, sd_uuid, PoolDomainStatus::kActive);
           updated = pool;
           return Status::Ok();
@@ -459,11 +478,9 @@ Status StoragePool::DeactivateDomain(std::string_view pool_uuid,
     if (sd_uuid == c.params.master_sd) {
       return FailedPreconditionError("cannot deactivate the master domain");
     }
-    FileMetadataStore master(std::shared_ptr<file_domain::FileDomain>(
-        c.master, c.master->domain.get()));
     PoolMetadata updated;
     RETURN_IF_ERROR(UpdatePoolMetadata(
-        master, c.params.pool_uuid, [&](PoolMetadata& pool) {
+        *c.master, c.params.pool_uuid, [&](PoolMetadata& pool) {
           SetDomainStatus(pool, sd_uuid, PoolDomainStatus::kAttached);
           updated = pool;
           return Status::Ok();
@@ -482,19 +499,15 @@ Status StoragePool::DetachDomain(std::string_view pool_uuid,
       return FailedPreconditionError("domain " + sd +
                                      " is active: deactivate it first");
     }
-    FileMetadataStore master(std::shared_ptr<file_domain::FileDomain>(
-        c.master, c.master->domain.get()));
     PoolMetadata updated;
     RETURN_IF_ERROR(UpdatePoolMetadata(
-        master, c.params.pool_uuid, [&](PoolMetadata& pool) {
+        *c.master, c.params.pool_uuid, [&](PoolMetadata& pool) {
           RemoveDomain(pool, sd);
           updated = pool;
           return Status::Ok();
         }));
-    ASSIGN_OR_RETURN(auto bundle, Open(sd));
-    FileMetadataStore domain(std::shared_ptr<file_domain::FileDomain>(
-        bundle, bundle->domain.get()));
-    RETURN_IF_ERROR(UpdateDomainMetadata(domain, [&](DomainMetadata& md) {
+    ASSIGN_OR_RETURN(auto domain, Open(sd));
+    RETURN_IF_ERROR(UpdateDomainMetadata(*domain, [&](DomainMetadata& md) {
       std::erase(md.pool_uuids, c.params.pool_uuid);
       md.role = DomainRole::kRegular;
       return Status::Ok();

@@ -1,7 +1,8 @@
 // StoragePool: this host's membership in a storage pool (reference §3.6):
-// creating a pool over file domains, connecting to it (host id, master
-// domain, master version), joining every active domain's sanlock lockspace,
-// monitoring the domains, and the pool-changing domain verbs the SPM runs.
+// creating a pool over file and block domains (spm/pool_domain.h: the master
+// may be either), connecting to it (host id, master domain, master
+// version), joining every active domain's sanlock lockspace, monitoring the
+// domains, and the pool-changing domain verbs the SPM runs.
 //
 //   StoragePool pool(deps, {.state_file = "/var/lib/sanpool/pool.state"});
 //   RETURN_IF_ERROR(pool.Create({.pool_uuid = sp, .name = "dc1",
@@ -9,14 +10,22 @@
 //   RETURN_IF_ERROR(pool.Connect({sp, /*host_id=*/1, sd, 1}));
 //   // the background thread joins lockspaces; Spm contends (spm.auto)
 //
-// Create: every listed domain must exist (DomainRegistry) and belong to no
-// pool (380). Each domain gets POOL_UUID=<sp>; the master ROLE=Master and
-// the pool keys (spm/pool_metadata.h): itself Active, the others Attached.
-// Lease areas are formatted through Sanlock only when they are new: a
-// domain's `ids` of size 0 (just created by StorageDomain.create) gets its
-// lockspace written, a `leases` shorter than 2 x alignment its SDM resource.
-// A lockspace in use is never re-initialised (that would kill every host's
-// delta lease). The master's metadata is written last (the commit point).
+// Create: every listed domain must exist (PoolDomains: file registry, then
+// block registry) and belong to no pool (380). Each domain gets
+// POOL_UUID=<sp>; the master ROLE=Master and the pool keys
+// (spm/pool_metadata.h): itself Active, the others Attached. Lease areas
+// are formatted through Sanlock only when they are new
+// (PoolDomain::LockspaceIsNew / SdmIsNew: a file domain's empty `ids` or
+// short `leases`; a block domain's ids/leases LV without this domain's
+// sanlock leader). A lockspace in use is never re-initialised (that would
+// kill every host's delta lease). The master's metadata is written last
+// (the commit point).
+//
+// Block domains: an active member's special LVs are mapped on this host
+// (PoolDomain::Map) before its lockspace is joined or it is monitored, and
+// unmapped when it stops being a member here (deactivate, detach,
+// disconnect). A block master's `master` LV is the SPM's master file
+// system (BlockMasterFs, mounted under `master_mount_root`).
 //
 // Connect: one pool per host (323). The master must be a Master of the pool
 // with the given MASTER_VERSION (324; 304 when it cannot be found). Saves
@@ -69,13 +78,16 @@
 
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/process.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "domains/block_registry.h"
 #include "domains/domain_registry.h"
 #include "domains/monitor/domain_monitor.h"
 #include "lease/sanlock.h"
 #include "lease/timeouts.h"
 #include "spm/local_state.h"
+#include "spm/pool_domain.h"
 #include "spm/pool_metadata.h"
 #include "spm/spm.h"
 
@@ -122,12 +134,20 @@ struct StoragePoolDeps {
   Clock* clock = nullptr;                    // required
   lease::Sanlock* sanlock = nullptr;         // required
   DomainRegistry* domains = nullptr;         // required
+  // Block domains; may be null (file domains only). With it, `runner`
+  // (fsck, mount of a block master) is required.
+  BlockDomainRegistry* block_domains = nullptr;
+  ProcessRunner* runner = nullptr;
   monitor::DomainMonitor* monitor = nullptr;  // may be null
   Spm* spm = nullptr;                        // required
 };
 
 struct StoragePoolOptions {
   std::string state_file;  // agent.state_file; empty: not persisted
+  // Block masters are mounted at <master_mount_root>/<sdUUID>/master
+  // (the agent: <storage.run_dir>/master).
+  std::string master_mount_root;
+  std::string mountinfo_path = "/proc/self/mountinfo";
   lease::Seconds io_timeout = lease::kDefaultIoTimeout;
   Duration join_poll = std::chrono::seconds(1);
   Duration restore_retry = std::chrono::seconds(10);
@@ -173,21 +193,24 @@ class StoragePool {
  private:
   struct Member {
     PoolDomainStatus status = PoolDomainStatus::kAttached;
-    std::optional<lease::LockspaceSpec> lockspace;  // once the domain opened
+    // Once the domain opened (and, block, its special LVs mapped) while
+    // active; dropped (unmapped) when it stops.
+    std::shared_ptr<PoolDomain> domain;
+    std::optional<lease::LockspaceSpec> lockspace;
     bool monitored = false;  // added to the monitor by this pool
   };
   struct Connection {
     ConnectParams params;
-    std::shared_ptr<FileDomainBundle> master;
+    std::shared_ptr<PoolDomain> master;
     std::map<std::string, Member> members;
   };
 
-  Result<std::shared_ptr<FileDomainBundle>> Open(std::string_view sd_uuid);
+  Result<std::shared_ptr<PoolDomain>> Open(std::string_view sd_uuid);
   // Formats new lease areas of a domain (see Create).
-  Status InitLeases(const FileDomainBundle& bundle, const DomainMetadata& md);
-  lease::LockspaceSpec LockspaceOf(const FileDomainBundle& bundle,
-                                   const DomainMetadata& md,
-                                   uint64_t host_id) const;
+  Status InitLeases(PoolDomain& domain, const DomainMetadata& md);
+  Result<lease::LockspaceSpec> LockspaceOf(PoolDomain& domain,
+                                           const DomainMetadata& md,
+                                           uint64_t host_id) const;
   Result<Connection*> Connected(std::string_view pool_uuid) REQUIRES(mu_);
   // Makes the members follow `pool` (statuses; start or stop joining and
   // monitoring).
@@ -207,6 +230,7 @@ class StoragePool {
 
   const StoragePoolDeps deps_;
   const StoragePoolOptions options_;
+  PoolDomains pool_domains_;
   mutable Mutex mu_;
   std::optional<Connection> connection_ GUARDED_BY(mu_);
   // A saved membership not restored yet, and when to try again.
