@@ -43,6 +43,18 @@ Result<BundlePtr> Domain(const Services& s, const Params& p) {
   return s.block->domains->Get(StringParam(p, "storagedomainID"));
 }
 
+// The domain of an SPM-only verb: RequireSpm() before anything is read,
+// then the lookup and the per-domain rule (spm/role.h RequireSpmOf) on the
+// POOL_UUID of the domain's VG tags.
+Result<BundlePtr> SpmDomain(const Services& s, const Params& p) {
+  RETURN_IF_ERROR(RequireSpm(s));
+  ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+  ASSIGN_OR_RETURN(block::BlockDomainInfo info, d->domain->GetInfo());
+  RETURN_IF_ERROR(s.storage->role->RequireSpmOf(
+      d->sd_uuid(), info.pool.empty() ? "" : info.pool.front()));
+  return d;
+}
+
 Result<json::value> Schedule(const Services& s, std::string verb,
                              spm::Job job) {
   if (s.storage->tasks == nullptr) return NotStarted();
@@ -66,6 +78,13 @@ std::string Vol(const Params& p) { return StringParam(p, "volumeID"); }
 Result<block::PostZero> PostZeroParam(const Params& p) {
   ASSIGN_OR_RETURN(bool zero, BoolParam(p, "postZero", false));
   return zero ? block::PostZero::kYes : block::PostZero::kNo;
+}
+
+// Image.prepare/teardown `readonly`: a reader's reference.
+Result<block::ImageAccess> AccessParam(const Params& p) {
+  ASSIGN_OR_RETURN(bool readonly, BoolParam(p, "readonly", false));
+  return readonly ? block::ImageAccess::kReadOnly
+                  : block::ImageAccess::kReadWrite;
 }
 
 Result<lvm::Force> ForceParam(const Params& p) {
@@ -204,7 +223,7 @@ Result<json::value> CreateVolume(const Services& s, const Params& p) {
   RETURN_IF_ERROR(RequireSpm(s));
   block::CreateVolumeParams params;
   RETURN_IF_ERROR(ParseCreateVolumeParams(p, DomainKind::kBlock, params));
-  ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+  ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
   return Schedule(s, "Volume.create",
                   [d, params](spm::JobContext& ctx) -> Status {
                     RETURN_IF_ERROR(ctx.token().CheckCancelled("Volume.create"));
@@ -269,7 +288,7 @@ std::map<std::string, BlockHandler> BlockHandlers() {
   h["Volume.setDescription"] = [](const Services& s,
                                   const Params& p) -> Result<json::value> {
     RETURN_IF_ERROR(RequireSpm(s));
-    ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+    ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
     RETURN_IF_ERROR(d->volumes->SetDescription(
         Img(p), Vol(p), StringParam(p, "description")));
     return Null();
@@ -279,7 +298,7 @@ std::map<std::string, BlockHandler> BlockHandlers() {
     RETURN_IF_ERROR(RequireSpm(s));
     ASSIGN_OR_RETURN(auto legality,
                      LegalityParam(p.at("legality"), "legality"));
-    ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+    ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
     RETURN_IF_ERROR(d->volumes->SetLegality(Img(p), Vol(p), legality));
     return Null();
   };
@@ -288,7 +307,7 @@ std::map<std::string, BlockHandler> BlockHandlers() {
     RETURN_IF_ERROR(RequireSpm(s));
     ASSIGN_OR_RETURN(int64_t new_size, SizeParam(p.at("newSize"), "newSize"));
     RETURN_IF_ERROR(CheckCapacity(new_size).status());
-    ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+    ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
     std::string img = Img(p), vol = Vol(p);
     return Schedule(s, "Volume.extendSize",
                     [d, img, vol, new_size](spm::JobContext& ctx) -> Status {
@@ -302,7 +321,7 @@ std::map<std::string, BlockHandler> BlockHandlers() {
     RETURN_IF_ERROR(RequireSpm(s));
     ASSIGN_OR_RETURN(block::PostZero zero, PostZeroParam(p));
     RETURN_IF_ERROR(BoolParam(p, "force", false).status());
-    ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+    ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
     std::string img = Img(p), vol = Vol(p);
     return Schedule(s, "Volume.delete",
                     [d, img, vol, zero](spm::JobContext& ctx) -> Status {
@@ -315,7 +334,7 @@ std::map<std::string, BlockHandler> BlockHandlers() {
                          const Params& p) -> Result<json::value> {
     RETURN_IF_ERROR(RequireSpm(s));
     ASSIGN_OR_RETURN(block::PostZero zero, PostZeroParam(p));
-    ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+    ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
     std::string img = Img(p);
     return Schedule(s, "Image.delete",
                     [d, img, zero](spm::JobContext& ctx) -> Status {
@@ -328,17 +347,20 @@ std::map<std::string, BlockHandler> BlockHandlers() {
                           const Params& p) -> Result<json::value> {
     ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
     ASSIGN_OR_RETURN(bool allow, BoolParam(p, "allowIllegal", false));
+    ASSIGN_OR_RETURN(block::ImageAccess access, AccessParam(p));
     std::string img = Img(p);
     ASSIGN_OR_RETURN(auto prepared,
                      d->images->Prepare(img, Vol(p),
                                         allow ? IllegalVolumes::kAllow
-                                              : IllegalVolumes::kRefuse));
+                                              : IllegalVolumes::kRefuse,
+                                        access));
     return PreparedJson(prepared, d->sd_uuid(), img);
   };
   h["Image.teardown"] = [](const Services& s,
                            const Params& p) -> Result<json::value> {
+    ASSIGN_OR_RETURN(block::ImageAccess access, AccessParam(p));
     ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
-    RETURN_IF_ERROR(d->images->Teardown(Img(p)));
+    RETURN_IF_ERROR(d->images->Teardown(Img(p), access));
     return Null();
   };
   return h;
@@ -349,9 +371,10 @@ Result<json::value> Unsupported(const std::string& verb) {
                 storage_code::kUnsupportedOperation);
 }
 
-// Whether this call is for a block domain.
-bool IsBlockCall(const Services& s, const std::string& verb,
-                 const Params& p) {
+// Whether this call is for a block domain. kCached: a UUID lvm recently
+// said is no VG is a file domain without asking lvm again.
+bool IsBlockCall(const Services& s, const std::string& verb, const Params& p,
+                 VgLookup lookup = VgLookup::kCached) {
   if (s.block->domains == nullptr) return false;
   if (verb == "StorageDomain.create") {
     auto type = DomainTypeParam(p.at("domainType"), "domainType");
@@ -359,7 +382,14 @@ bool IsBlockCall(const Services& s, const std::string& verb,
   }
   auto it = p.find("storagedomainID");
   if (it == p.end() || !it->value().is_string()) return false;
-  return s.block->domains->IsBlockDomain(it->value().get_string());
+  return s.block->domains->IsBlockDomain(it->value().get_string(), lookup);
+}
+
+// The file side does not know the domain (358): it may be a VG made since
+// lvm was last asked (by another host), so ask lvm now.
+bool UnknownToFiles(const Result<json::value>& result) {
+  return !result.ok() && result.status().storage_code() ==
+                             storage_code::kStorageDomainDoesNotExist;
 }
 
 // ---- new verbs ----------------------------------------------------------------
@@ -460,8 +490,7 @@ Status RegisterNewVerbs(MethodRegistry& r, const Services* s) {
                 Presence::kOptional)},
       "`null`",
       [](const Services& s, const Params& p) -> Result<json::value> {
-        RETURN_IF_ERROR(RequireSpm(s));
-        if (s.block->domains == nullptr) return NotStarted();
+        RETURN_IF_ERROR(SpmDomain(s, p).status());
         ASSIGN_OR_RETURN(lvm::DeviceList devices, DevListParam(p));
         ASSIGN_OR_RETURN(lvm::Force force, ForceParam(p));
         for (const std::string& device : devices) {
@@ -501,7 +530,12 @@ Status RegisterStorageMethodsWithBlock(MethodRegistry& registry,
                       block_handler](const Params& p, const CallContext& ctx)
           -> Result<json::value> {
         if (IsBlockCall(*owner, name, p)) return block_handler(*owner, p);
-        return file_handler(p, ctx);
+        Result<json::value> result = file_handler(p, ctx);
+        if (UnknownToFiles(result) &&
+            IsBlockCall(*owner, name, p, VgLookup::kFresh)) {
+          return block_handler(*owner, p);
+        }
+        return result;
       };
     }
     RETURN_IF_ERROR(registry.Register(std::move(spec)));

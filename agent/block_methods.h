@@ -6,9 +6,13 @@
 // each verb that takes a storagedomainID first asks the BlockDomainRegistry
 // whether the id names a VG on lvm.devices (BlockDomainRegistry::
 // IsBlockDomain) and then runs the block handler, else the file handler
-// unchanged. StorageDomain.create goes to the block side for domainType
-// ISCSI (3) or FCP (2). Same SPM gating, task scheduling and error codes as
-// the file verbs (storage_methods.h); block specifics:
+// unchanged. The registry remembers a "no VG" for a while, so a file-domain
+// call runs no lvm process; when the file side answers 358 (unknown domain)
+// lvm is asked afresh and a VG found then gets the block handler (a domain
+// made by another host). StorageDomain.create goes to the block side for
+// domainType ISCSI (3) or FCP (2). Same SPM gating (the per-domain rule of
+// spm/role.h on the POOL_UUID in the VG tags), task scheduling and error
+// codes as the file verbs (storage_methods.h); block specifics:
 //
 //   StorageDomain.create  typeArgs = the VG made by LVMVolumeGroup.create,
 //                         by name (= storagedomainID) or uuid (oVirt sends
@@ -21,7 +25,12 @@
 //   Image.delete          likewise.
 //   Image.prepare         info.type = "block"; leasePath/leaseOffset of the
 //                         requested volume are the `leases` LV and
-//                         (100 + slot) x alignment.
+//                         (100 + slot) x alignment. readonly=true prepares
+//                         as a reader: readers of one image share it (each
+//                         call one reference), the writer (default) is one
+//                         (block_image.h).
+//   Image.teardown        drops one reference (readonly=true: a reader's);
+//                         the last one unmaps.
 //   Volume.getQemuImageInfo, Volume.measure, Image.copy: not served on block
 //                         domains (kUnimplemented, 2009).
 //

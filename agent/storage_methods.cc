@@ -44,6 +44,18 @@ ParamSpec TextParam(std::string name, std::string description, size_t max,
                    .max_length = max};
 }
 
+// Image.prepare/teardown: a reader's reference (block domains; file domains
+// have no per-host mapping to count).
+ParamSpec ReadonlyParam() {
+  return ParamSpec{.name = "readonly", .type = ParamType::kBool,
+                   .presence = Presence::kOptional,
+                   .description = "Block domains: as a reader (the top volume "
+                                  "mapped shared; any number of readers next "
+                                  "to the one writer); teardown drops a "
+                                  "reader's reference. Default false: the "
+                                  "writer. Ignored on file domains"};
+}
+
 ParamSpec Sd() { return UuidParam("storagedomainID", "Storage domain UUID"); }
 ParamSpec Sp() {
   return UuidParam("storagepoolID", "Storage pool UUID (ignored until pools)",
@@ -73,6 +85,26 @@ Status RequireSpm(const StorageServices* s) {
 Result<BundlePtr> Domain(const StorageServices* s, const Params& p) {
   if (s->domains == nullptr) return NotStarted();
   return s->domains->Get(StringParam(p, "storagedomainID"));
+}
+
+// The per-domain SPM rule (spm/role.h RequireSpmOf) on the POOL_UUID of
+// the domain's metadata.
+Status RequireSpmOf(const StorageServices* s, const FileDomainBundle& d) {
+  if (s->role == nullptr) return NotStarted();
+  ASSIGN_OR_RETURN(file_domain::DomainInfo info, d.domain->GetInfo());
+  return s->role->RequireSpmOf(d.sd_uuid(),
+                               info.pool.empty() ? "" : info.pool.front());
+}
+
+// The domain of an SPM-only verb: RequireSpm() before anything is read,
+// then the lookup and the per-domain rule.
+Result<BundlePtr> SpmDomain(const StorageServices* s, const Params& p,
+                            std::string_view param = "storagedomainID") {
+  RETURN_IF_ERROR(RequireSpm(s));
+  if (s->domains == nullptr) return NotStarted();
+  ASSIGN_OR_RETURN(BundlePtr d, s->domains->Get(StringParam(p, param)));
+  RETURN_IF_ERROR(RequireSpmOf(s, *d));
+  return d;
 }
 
 Result<json::value> Schedule(const StorageServices* s, std::string verb,
@@ -241,7 +273,7 @@ Result<json::value> CreateVolume(const StorageServices* s, const Params& p) {
   // The rules that need no storage, so bad input fails the call itself;
   // the parent's rules are the job's (FileVolumes::Create checks all again).
   RETURN_IF_ERROR(ParseCreateVolumeParams(p, DomainKind::kFile, params));
-  ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+  ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
   return Schedule(s, "Volume.create",
                   [d, params](spm::JobContext& ctx) -> Status {
                     RETURN_IF_ERROR(ctx.token().CheckCancelled("Volume.create"));
@@ -262,7 +294,7 @@ Result<json::value> ExtendVolume(const StorageServices* s, const Params& p) {
   RETURN_IF_ERROR(RequireSpm(s));
   ASSIGN_OR_RETURN(int64_t new_size, SizeParam(p.at("newSize"), "newSize"));
   RETURN_IF_ERROR(CheckCapacity(new_size).status());
-  ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+  ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
   std::string img = StringParam(p, "imageID");
   std::string vol = StringParam(p, "volumeID");
   return Schedule(s, "Volume.extendSize",
@@ -277,7 +309,7 @@ Result<json::value> DeleteVolume(const StorageServices* s, const Params& p) {
   RETURN_IF_ERROR(RequireSpm(s));
   RETURN_IF_ERROR(BoolParam(p, "postZero", false).status());
   RETURN_IF_ERROR(BoolParam(p, "force", false).status());
-  ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+  ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
   std::string img = StringParam(p, "imageID");
   std::string vol = StringParam(p, "volumeID");
   return Schedule(s, "Volume.delete",
@@ -346,7 +378,7 @@ Status RegisterVolumeMethods(MethodRegistry& r, const StorageServices* s) {
       Handler(s, [](const StorageServices* s, const Params& p)
                      -> Result<json::value> {
         RETURN_IF_ERROR(RequireSpm(s));
-        ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+        ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
         RETURN_IF_ERROR(d->volumes->SetDescription(
             StringParam(p, "imageID"), StringParam(p, "volumeID"),
             StringParam(p, "description")));
@@ -362,7 +394,7 @@ Status RegisterVolumeMethods(MethodRegistry& r, const StorageServices* s) {
         RETURN_IF_ERROR(RequireSpm(s));
         ASSIGN_OR_RETURN(auto legal,
                          LegalityParam(p.at("legality"), "legality"));
-        ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+        ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
         RETURN_IF_ERROR(d->volumes->SetLegality(
             StringParam(p, "imageID"), StringParam(p, "volumeID"), legal));
         return Null();
@@ -438,8 +470,7 @@ Result<json::value> CopyImage(const StorageServices* s, const Params& p) {
     }
   }
   ASSIGN_OR_RETURN(BundlePtr src, Domain(s, p));
-  ASSIGN_OR_RETURN(BundlePtr dst,
-                   s->domains->Get(StringParam(p, "dstSdUUID")));
+  ASSIGN_OR_RETURN(BundlePtr dst, SpmDomain(s, p, "dstSdUUID"));
   std::string src_img = StringParam(p, "imageID");
   std::string dst_img = StringParam(p, "dstImgUUID");
   file_domain::ImageCopier* copier = s->copier;
@@ -479,7 +510,7 @@ Status RegisterImageMethods(MethodRegistry& r, const StorageServices* s) {
                      -> Result<json::value> {
         RETURN_IF_ERROR(RequireSpm(s));
         RETURN_IF_ERROR(BoolParam(p, "postZero", false).status());
-        ASSIGN_OR_RETURN(BundlePtr d, Domain(s, p));
+        ASSIGN_OR_RETURN(BundlePtr d, SpmDomain(s, p));
         std::string img = StringParam(p, "imageID");
         return Schedule(s, "Image.delete",
                         [d, img](spm::JobContext& ctx) -> Status {
@@ -504,7 +535,8 @@ Status RegisterImageMethods(MethodRegistry& r, const StorageServices* s) {
       {Sp(), Sd(), Img(), Vol(),
        ParamSpec{.name = "allowIllegal", .type = ParamType::kBool,
                  .presence = Presence::kOptional,
-                 .description = "Accept ILLEGAL volumes (default false)"}},
+                 .description = "Accept ILLEGAL volumes (default false)"},
+       ReadonlyParam()},
       "object: `path`, `info` {type, path}, `imgVolumesInfo` [{domainID, "
       "imageID, volumeID, path, leasePath, leaseOffset}] (top first)",
       Handler(s, [](const StorageServices* s, const Params& p)
@@ -521,7 +553,8 @@ Status RegisterImageMethods(MethodRegistry& r, const StorageServices* s) {
       })));
   RETURN_IF_ERROR(Add(
       r, "Image.teardown", "Undoes Image.prepare (idempotent).",
-      {Sp(), Sd(), Img(), UuidParam("volumeID", "Ignored", Presence::kOptional)},
+      {Sp(), Sd(), Img(), UuidParam("volumeID", "Ignored", Presence::kOptional),
+       ReadonlyParam()},
       "`null`",
       Handler(s, [](const StorageServices* s, const Params& p)
                      -> Result<json::value> {

@@ -3,10 +3,13 @@
 //
 // Ids are declared `uuid` params (canonical 8-4-4-4-12 hex; anything else,
 // ".." and "/" included, is refused with -32602 before a handler runs).
-// `storagepoolID` is accepted and ignored until pools land. Every verb that
-// changes metadata calls SpmRole::RequireSpm() first (654 "Not SPM" before
-// anything is read or written); read verbs and Image.prepare/teardown (HSM
-// verbs in oVirt) do not. StorageDomain.create/format are HSM verbs in oVirt
+// `storagepoolID` is accepted and ignored (the domain's own POOL_UUID is
+// what counts). Every verb that changes metadata calls SpmRole::RequireSpm()
+// first (654 "Not SPM" before anything is read or written), then, once the
+// domain is found, SpmRole::RequireSpmOf with the domain's POOL_UUID (the
+// SPM of pool P changes only P's domains: 353 otherwise; a host in no pool
+// only domains in no pool: 654; Image.copy checks its destination); read
+// verbs and Image.prepare/teardown (HSM verbs in oVirt) do not. StorageDomain.create/format are HSM verbs in oVirt
 // too (a domain outside a pool has no SPM), so they are not gated either;
 // format refuses an attached domain (391).
 //

@@ -433,5 +433,78 @@ TEST_CASE("Image.copy copies a chain into another image as a task") {
         storage_code::kInvalidParameter);  // dstVolUUID missing
 }
 
+// Issue 5: the SPM check names the domain (spm/role.h RequireSpmOf).
+TEST_CASE("SPM verbs write only the domains of this host's pool") {
+  StorageFixture f;
+  f.CreateDomain();
+  REQUIRE(f.WaitCode(f.StartCreate(kImg, kVol1, "1048576")) == 0);
+  constexpr char kPoolX[] = "5a5a5a5a-0000-4000-8000-00000000000a";
+  constexpr char kPoolY[] = "5a5a5a5a-0000-4000-8000-00000000000b";
+  auto set_domain_pool = [&](const char* pool) {
+    auto d = f.domains_.Get(kSd);
+    REQUIRE(d.ok());
+    auto md = (*d)->domain->ReadMetadata();
+    REQUIRE(md.ok());
+    md->pool_uuids.clear();
+    if (pool[0] != 0) md->pool_uuids.push_back(pool);
+    REQUIRE((*d)->domain->WriteMetadata(*md).ok());
+  };
+  auto describe = [&]() {
+    json::object p = f.VolumeParams(kImg, kVol1);
+    p["description"] = "d";
+    Result<json::value> r = f.Call("Volume.setDescription", p);
+    return r.ok() ? 0 : r.status().storage_code();
+  };
+  auto create = [&]() {
+    json::object p = f.VolumeParams(kImg, kVol2);
+    p["size"] = "1048576";
+    p["volFormat"] = 5;
+    p["preallocate"] = 2;
+    Result<json::value> r = f.Call("Volume.create", p);
+    return r.ok() ? 0 : r.status().storage_code();
+  };
+  auto del = [&]() {
+    Result<json::value> r = f.Call("Volume.delete", f.VolumeParams(kImg, kVol2));
+    return r.ok() ? 0 : r.status().storage_code();
+  };
+
+  SECTION("no pool on either side: the standalone writer") {
+    CHECK(describe() == 0);
+  }
+  SECTION("a standalone host and a domain of a pool: 654") {
+    set_domain_pool(kPoolX);
+    CHECK(describe() == storage_code::kSpmStatusError);
+    CHECK(create() == storage_code::kSpmStatusError);
+    CHECK(del() == storage_code::kSpmStatusError);
+  }
+  SECTION("the SPM of pool X and a domain of pool X") {
+    set_domain_pool(kPoolX);
+    f.role_.set_pool(kPoolX);
+    CHECK(describe() == 0);
+  }
+  SECTION("the SPM of pool X and a domain of pool Y: 353") {
+    set_domain_pool(kPoolY);
+    f.role_.set_pool(kPoolX);
+    CHECK(describe() == spm::pool_code::kStorageDomainNotInPool);
+    CHECK(create() == spm::pool_code::kStorageDomainNotInPool);
+    CHECK(del() == spm::pool_code::kStorageDomainNotInPool);
+  }
+  SECTION("the SPM of pool X and a domain in no pool: 353") {
+    f.role_.set_pool(kPoolX);
+    CHECK(describe() == spm::pool_code::kStorageDomainNotInPool);
+    CHECK(f.Call("Image.delete", {{"storagedomainID", kSd}, {"imageID", kImg}})
+              .status()
+              .storage_code() == spm::pool_code::kStorageDomainNotInPool);
+  }
+  SECTION("a pool member that is not SPM: 654 before the domain is read") {
+    set_domain_pool(kPoolX);
+    f.role_.set_pool(kPoolX);
+    f.role_.set_spm(false);
+    CHECK(describe() == storage_code::kSpmStatusError);
+  }
+  // Reads are not gated.
+  CHECK(f.Call("Volume.getInfo", f.VolumeParams(kImg, kVol1)).ok());
+}
+
 }  // namespace
 }  // namespace sanpool::agent

@@ -76,7 +76,35 @@ inline constexpr std::string_view kFileDomainCreateAfterTree =
 inline constexpr std::string_view kFileDomainCreateBeforeMetadata =
     "file.domain.create.before_metadata";
 
-inline constexpr std::array<std::string_view, 11> kAllCrashPoints = {
+// Block volume create (domains/block/block_volume.cc), in protocol order
+// (doc/formats/block-domain.md "Creating a volume").
+// The LV exists, tagged OVIRT_VOL_INITIALIZING only.
+inline constexpr std::string_view kBlockVolumeCreateAfterLvcreate =
+    "block.volume.create.after_lvcreate";
+// qemu-img create has written the qcow2 header on the mapped LV (COW only).
+inline constexpr std::string_view kBlockVolumeCreateAfterQemuImg =
+    "block.volume.create.after_qemu_img";
+// The slot is chosen (slot lock held); the LV still has only the
+// initializing tag.
+inline constexpr std::string_view kBlockVolumeCreateBeforeTagCommit =
+    "block.volume.create.before_tag_commit";
+// The slot's metadata is written: the commit point (the lease is already
+// formatted; only the parent's INTERNAL mark may be missing).
+inline constexpr std::string_view kBlockVolumeCreateAfterSlot =
+    "block.volume.create.after_slot";
+
+// Block volume delete (domains/block/block_volume.cc).
+// IU_ is retagged IU__remove_me_[ZERO_]<img> (the slot says ILLEGAL).
+inline constexpr std::string_view kBlockVolumeDeleteAfterRetag =
+    "block.volume.delete.after_retag";
+// The zeroing job has zeroed its first step of the LV, not the rest.
+inline constexpr std::string_view kBlockVolumeDeleteMidZeroing =
+    "block.volume.delete.mid_zeroing";
+// Right before the lvremove of a marked (and, if asked, zeroed) LV.
+inline constexpr std::string_view kBlockVolumeDeleteBeforeLvremove =
+    "block.volume.delete.before_lvremove";
+
+inline constexpr std::array<std::string_view, 18> kAllCrashPoints = {
     kFileVolumeCreateAfterData,
     kFileVolumeCreateAfterQemuImg,
     kFileVolumeCreateAfterMeta,
@@ -88,6 +116,13 @@ inline constexpr std::array<std::string_view, 11> kAllCrashPoints = {
     kFileImageDeleteAfterRename,
     kFileDomainCreateAfterTree,
     kFileDomainCreateBeforeMetadata,
+    kBlockVolumeCreateAfterLvcreate,
+    kBlockVolumeCreateAfterQemuImg,
+    kBlockVolumeCreateBeforeTagCommit,
+    kBlockVolumeCreateAfterSlot,
+    kBlockVolumeDeleteAfterRetag,
+    kBlockVolumeDeleteMidZeroing,
+    kBlockVolumeDeleteBeforeLvremove,
 };
 
 }  // namespace crash_point

@@ -21,6 +21,9 @@ std::string JoinLines(const std::vector<std::string>& lines) {
   return out;
 }
 
+// Bound of IsBlockDomain's negative cache (distinct UUIDs asked about).
+constexpr size_t kMaxNotVgs = 4096;
+
 Status NoSuchDomain(std::string_view sd_uuid) {
   return Status(Code::kNotFound,
                 "no block storage domain " + std::string(sd_uuid),
@@ -45,14 +48,40 @@ bool BlockDomainRegistry::IsConfiguredDevice(const std::string& device) const {
   return std::find(devices.begin(), devices.end(), device) != devices.end();
 }
 
-bool BlockDomainRegistry::IsBlockDomain(std::string_view sd_uuid) {
+bool BlockDomainRegistry::IsBlockDomain(std::string_view sd_uuid,
+                                        VgLookup lookup) {
   if (!IsValidUuid(sd_uuid)) return false;
+  const SteadyTime now = deps_.clock->SteadyNow();
   {
     MutexLock lock(mu_);
     if (cache_.count(sd_uuid) > 0) return true;
+    if (auto it = not_vgs_.find(sd_uuid); it != not_vgs_.end()) {
+      if (lookup == VgLookup::kCached && now - it->second < options_.not_vg_ttl) {
+        return false;
+      }
+      not_vgs_.erase(it);
+    }
   }
   if (deps_.lvm->Devices().empty()) return false;
-  return deps_.lvm->GetVg(std::string(sd_uuid)).ok();
+  Result<lvm::Vg> vg = deps_.lvm->GetVg(std::string(sd_uuid));
+  if (vg.ok()) return true;
+  if (vg.status().code() == Code::kNotFound) {
+    MutexLock lock(mu_);
+    // Bounded: expired entries go whenever the map grows large.
+    if (not_vgs_.size() >= kMaxNotVgs) {
+      std::erase_if(not_vgs_, [&](const auto& entry) {
+        return now - entry.second >= options_.not_vg_ttl;
+      });
+      if (not_vgs_.size() >= kMaxNotVgs) not_vgs_.clear();
+    }
+    not_vgs_[std::string(sd_uuid)] = now;
+  }
+  return false;
+}
+
+void BlockDomainRegistry::ForgetMissingVgs() {
+  MutexLock lock(mu_);
+  not_vgs_.clear();
 }
 
 std::shared_ptr<BlockDomainBundle> BlockDomainRegistry::MakeBundle(
@@ -148,12 +177,17 @@ Result<std::string> BlockDomainRegistry::CreateVolumeGroup(
                               " is not among lvm.devices");
     }
   }
-  return block::CreateVolumeGroup(*deps_.lvm, vg_name, devices, force);
+  ForgetMissingVgs();
+  Result<std::string> made =
+      block::CreateVolumeGroup(*deps_.lvm, vg_name, devices, force);
+  ForgetMissingVgs();  // also what was asked while lvm ran
+  return made;
 }
 
 Result<std::shared_ptr<BlockDomainBundle>> BlockDomainRegistry::Create(
     const block::CreateBlockDomainParams& params) {
   RETURN_IF_ERROR(ValidateUuid(params.sd_uuid, "sdUUID"));
+  ForgetMissingVgs();
   MutexLock open_lock(open_mu_);
   ASSIGN_OR_RETURN(auto domain,
                    block::BlockDomain::Create(DomainDeps(), params));

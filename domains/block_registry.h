@@ -76,7 +76,14 @@ struct BlockRegistryDeps {
 struct BlockRegistryOptions {
   std::string run_dir;  // AgentConfig.storage.run_dir (prepared images)
   Duration lock_timeout = std::chrono::minutes(10);
+  // How long IsBlockDomain believes "this UUID is no VG" (the negative
+  // cache that keeps file-domain calls free of lvm processes). A VG made by
+  // another host is seen at the latest this long after it appeared here.
+  Duration not_vg_ttl = std::chrono::seconds(30);
 };
+
+// Whether IsBlockDomain may answer "no VG" from its negative cache.
+enum class VgLookup { kCached, kFresh };
 
 class BlockDomainRegistry {
  public:
@@ -92,7 +99,19 @@ class BlockDomainRegistry {
   // Whether `sd_uuid` names a VG on the configured devices (any VG: a
   // domain, or one made by CreateVolumeGroup). False when no devices are
   // configured or lvm fails. Blocking (a `vgs` on a cache miss).
-  bool IsBlockDomain(std::string_view sd_uuid) EXCLUDES(mu_);
+  //
+  // A "no" that lvm gave (the VG is not there) is remembered for
+  // options.not_vg_ttl: until then kCached answers it again without any
+  // lvm process (file domains, asked before every file-domain call). It
+  // is forgotten by CreateVolumeGroup, Create, ForgetMissingVgs and by a
+  // kFresh lookup, which always asks lvm (the dispatch uses it when the
+  // file side does not know the domain either). lvm failures are not
+  // remembered.
+  bool IsBlockDomain(std::string_view sd_uuid,
+                     VgLookup lookup = VgLookup::kCached) EXCLUDES(mu_);
+  // Forgets every remembered "no VG" (an explicit refresh: new LUNs, a VG
+  // made by another host).
+  void ForgetMissingVgs() EXCLUDES(mu_);
 
   // LVMVolumeGroup.create: block::CreateVolumeGroup's contract. Every device
   // must be among the configured ones (kInvalidArgument 1000 otherwise: the
@@ -138,6 +157,8 @@ class BlockDomainRegistry {
   std::map<std::string, std::shared_ptr<BlockDomainBundle>, std::less<>>
       cache_ GUARDED_BY(mu_);
   std::set<std::string, std::less<>> recovered_ GUARDED_BY(mu_);
+  // sdUUID -> when lvm said it is no VG (IsBlockDomain's negative cache).
+  std::map<std::string, SteadyTime, std::less<>> not_vgs_ GUARDED_BY(mu_);
 };
 
 }  // namespace sanpool

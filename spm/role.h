@@ -18,8 +18,12 @@
 //     a fresh domain): such a domain has POOL_UUID empty and nobody else
 //     writes it. Domains already in a pool are protected by the pool verbs
 //     (create/attach refuse a domain that lists a pool; format refuses it,
-//     391); the per-volume verbs do not read POOL_UUID before asking the
-//     role, so an unconnected host must not be pointed at a pool's domain.
+//     391).
+//   * Per domain (RequireSpmOf, what every SPM-only verb on one domain
+//     asks, with the POOL_UUID the domain's metadata names): the SPM of
+//     pool P writes only P's domains (another pool's or a pool-less domain:
+//     353 StorageDomainNotInPool); a host in no pool writes only domains in
+//     no pool (a pool's domain: 654, this host is not that pool's SPM).
 //
 // Implementations:
 //   * Spm (spm/spm.h): the lease-backed role above (main.cc uses it).
@@ -30,8 +34,12 @@
 #ifndef SANPOOL_SPM_ROLE_H_
 #define SANPOOL_SPM_ROLE_H_
 
+#include <string>
+#include <string_view>
+
 #include "base/status.h"
 #include "domains/storage_errors.h"
+#include "spm/pool_errors.h"
 
 namespace sanpool::spm {
 
@@ -52,6 +60,28 @@ class SpmRole {
   // The same question as a bool (for logging and for deciding whether to
   // run domain recovery).
   virtual bool IsSpm() const = 0;
+  // The pool this host is connected to, "" when none (the default: roles
+  // that never join a pool). Never blocks.
+  virtual std::string PoolUuid() const { return std::string(); }
+
+  // RequireSpm() and then the per-domain rule of the file comment for the
+  // domain `sd_uuid` whose metadata names `domain_pool` ("" = no pool):
+  // 654 or 353 (kFailedPrecondition) when this host may not write it.
+  Status RequireSpmOf(std::string_view sd_uuid,
+                      std::string_view domain_pool) const {
+    RETURN_IF_ERROR(RequireSpm());
+    const std::string pool = PoolUuid();
+    if (domain_pool == pool) return Status::Ok();
+    if (pool.empty()) {
+      return NotSpmError()
+          .WithDetail("sdUUID", std::string(sd_uuid))
+          .WithDetail("domain_pool", std::string(domain_pool));
+    }
+    return Status(Code::kFailedPrecondition,
+                  "domain " + std::string(sd_uuid) + " is not in pool " +
+                      pool,
+                  pool_code::kStorageDomainNotInPool);
+  }
 };
 
 // The only writer: always SPM (see the file comment).

@@ -151,6 +151,11 @@ class Spm final : public SpmRole {
   // as its SPM (else 654). Neither: OK (a host outside any pool).
   Status RequireSpm() const override;
   bool IsSpm() const override { return RequireSpm().ok(); }
+  // The bound pool's UUID; "" when not bound.
+  std::string PoolUuid() const override EXCLUDES(mu_) {
+    std::shared_ptr<const SpmPool> pool = Pool();
+    return pool ? pool->pool_uuid : std::string();
+  }
 
   // True only while this host holds the SDM lease of its pool.
   bool HoldsRole() const { return is_spm_.load(); }

@@ -37,7 +37,8 @@ BlockImages::BlockImages(BlockDomain& domain, BlockVolumes& volumes,
     : domain_(domain),
       volumes_(volumes),
       locks_(locks),
-      run_dir_(std::move(run_dir)) {}
+      run_dir_(std::move(run_dir)),
+      activations_(*domain.deps().activator, domain.sd_uuid()) {}
 
 Result<std::string> BlockImages::RunImageDir(std::string_view img) const {
   RETURN_IF_ERROR(ValidateUuid(img, "imgUUID"));
@@ -51,33 +52,26 @@ std::vector<std::string> BlockImages::PreparedImages() const {
   return out;
 }
 
-Status BlockImages::Unmap(const PreparedImage& image) {
-  Activator& activator = *domain_.deps().activator;
-  Status first = Status::Ok();
-  for (size_t i = 0; i < image.chain.size(); ++i) {
-    Status s = activator.Deactivate(
-        domain_.sd_uuid(), image.chain[i].vol_uuid,
-        i == 0 ? LockMode::kExclusive : LockMode::kShared);
-    if (first.ok()) first = s;
-  }
-  return first;
+std::optional<ImageHolders> BlockImages::Holders(std::string_view img) const {
+  return activations_.Holders(std::string(img));
 }
 
 Result<PreparedImage> BlockImages::Prepare(std::string_view img,
                                            std::string_view vol,
-                                           IllegalVolumes illegal) {
+                                           IllegalVolumes illegal,
+                                           ImageAccess access) {
   ASSIGN_OR_RETURN(std::string run_img_dir, RunImageDir(img));
+  // Exclusive: prepares and teardowns of one image (their links) one at a
+  // time; each is short.
   ASSIGN_OR_RETURN(auto held,
-                   locks_.Lock({{std::string(img), LockMode::kShared}}));
+                   locks_.Lock({{std::string(img), LockMode::kExclusive}}));
+  const std::string img_uuid(img);
   {
     MutexLock lock(mu_);
-    auto it = prepared_.find(std::string(img));
-    if (it != prepared_.end() && it->second.chain.front().vol_uuid == vol) {
-      return it->second;
-    }
-    if (it != prepared_.end()) {
+    auto it = prepared_.find(img_uuid);
+    if (it != prepared_.end() && it->second.chain.front().vol_uuid != vol) {
       return Status(Code::kFailedPrecondition,
-                    "image " + std::string(img) + " is prepared for volume " +
+                    "image " + img_uuid + " is prepared for volume " +
                         it->second.chain.front().vol_uuid);
     }
   }
@@ -92,16 +86,16 @@ Result<PreparedImage> BlockImages::Prepare(std::string_view img,
                    WalkChain(img, vol, lookup, illegal));
 
   Env& env = *domain_.deps().env;
-  Activator& activator = *domain_.deps().activator;
+  std::vector<std::string> chain_uuids;
+  for (const ChainVolume& v : chain) chain_uuids.push_back(v.vol_uuid);
+  ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                   activations_.Acquire(img_uuid, chain_uuids, access));
   PreparedImage prepared;
-  auto map_all = [&]() -> Status {
-    for (size_t i = 0; i < chain.size(); ++i) {
-      const std::string& v = chain[i].vol_uuid;
-      ASSIGN_OR_RETURN(std::string device,
-                       activator.Activate(domain_.sd_uuid(), v,
-                                          i == 0 ? LockMode::kExclusive
-                                                 : LockMode::kShared));
-      prepared.chain.push_back({v, JoinPath(run_img_dir, v), device});
+  auto link_all = [&]() -> Status {
+    for (size_t i = 0; i < chain_uuids.size(); ++i) {
+      prepared.chain.push_back({chain_uuids[i],
+                                JoinPath(run_img_dir, chain_uuids[i]),
+                                devices[i]});
     }
     RETURN_IF_ERROR(env.CreateDirs(run_img_dir, 0755));
     for (const PreparedVolume& v : prepared.chain) {
@@ -113,34 +107,30 @@ Result<PreparedImage> BlockImages::Prepare(std::string_view img,
     ASSIGN_OR_RETURN(prepared.lease, volumes_.Lease(slots[std::string(vol)]));
     return Status::Ok();
   };
-  if (Status s = map_all(); !s.ok()) {
-    (void)Unmap(prepared);
-    (void)RemoveLinkDir(env, run_img_dir);
+  if (Status s = link_all(); !s.ok()) {
+    Result<int> left = activations_.Release(img_uuid, access);
+    if (left.ok() && *left == 0) (void)RemoveLinkDir(env, run_img_dir);
     return s;
   }
   prepared.path = prepared.chain.front().path;
   MutexLock lock(mu_);
-  prepared_[std::string(img)] = prepared;
+  prepared_[img_uuid] = prepared;
   return prepared;
 }
 
-Status BlockImages::Teardown(std::string_view img) {
+Status BlockImages::Teardown(std::string_view img, ImageAccess access) {
   ASSIGN_OR_RETURN(std::string run_img_dir, RunImageDir(img));
   ASSIGN_OR_RETURN(auto held,
-                   locks_.Lock({{std::string(img), LockMode::kShared}}));
+                   locks_.Lock({{std::string(img), LockMode::kExclusive}}));
   Env& env = *domain_.deps().env;
-  std::optional<PreparedImage> prepared;
-  {
-    MutexLock lock(mu_);
-    auto it = prepared_.find(std::string(img));
-    if (it != prepared_.end()) {
-      prepared = std::move(it->second);
-      prepared_.erase(it);
-    }
-  }
+  const std::string img_uuid(img);
   Status unmapped = Status::Ok();
-  if (prepared) {
-    unmapped = Unmap(*prepared);
+  if (activations_.Holders(img_uuid)) {
+    Result<int> left = activations_.Release(img_uuid, access);
+    if (left.ok() && *left > 0) return Status::Ok();  // other holders
+    unmapped = left.status();
+    MutexLock lock(mu_);
+    prepared_.erase(img_uuid);
   } else {
     // Prepared by an earlier agent run: unmap what the links name, unless
     // still open.
@@ -162,13 +152,10 @@ Status BlockImages::Delete(std::string_view img, PostZero zero) {
   RETURN_IF_ERROR(ValidateUuid(img, "imgUUID"));
   ASSIGN_OR_RETURN(auto held,
                    locks_.Lock({{std::string(img), LockMode::kExclusive}}));
-  {
-    MutexLock lock(mu_);
-    if (prepared_.contains(std::string(img))) {
-      return Status(Code::kFailedPrecondition,
-                    "image " + std::string(img) + " is prepared on this host",
-                    storage_code::kImageDeleteError);
-    }
+  if (activations_.Holders(std::string(img))) {
+    return Status(Code::kFailedPrecondition,
+                  "image " + std::string(img) + " is prepared on this host",
+                  storage_code::kImageDeleteError);
   }
   ASSIGN_OR_RETURN(std::vector<VolumeLv> lvs, domain_.ListVolumeLvs());
   std::vector<const VolumeLv*> mine;

@@ -2,25 +2,30 @@
 // file_domain::FileImages.
 //
 //  * Prepare: walks the chain from the requested volume to its base
-//    (volume_chain.h WalkChain over the volumes' slots), maps every volume
-//    (the requested one exclusively: it is the writer; the rest shared),
-//    makes `<run_dir>/<sd>/<img>/` with one symlink per chain volume to its
+//    (volume_chain.h WalkChain over the volumes' slots), takes a reference
+//    on the image (image_activations.h: a writer maps the requested volume
+//    exclusively, a reader shared; backing volumes always shared), makes
+//    `<run_dir>/<sd>/<img>/` with one symlink per chain volume to its
 //    mapped device (qcow2 backing names are bare uuids, so they resolve in
 //    that directory), and returns the requested volume's link and its
 //    sanlock lease (the domain's `leases` LV, offset (100 + slot) x
-//    alignment). Preparing an image that is already prepared here returns
-//    the same result without new references.
-//  * Teardown: removes the run directory and drops the references (the last
-//    one unmaps). After an agent restart (no record of the prepare) the
-//    mappings of the volumes linked in the run directory are removed when
-//    nothing holds them open. Idempotent.
+//    alignment). Any number of readers may hold an image at once, next to
+//    at most one writer; preparing again as the writer returns the same
+//    result without a new reference; another top volume of a held image is
+//    refused (kFailedPrecondition).
+//  * Teardown: drops one reference (the writer's, or a reader's for
+//    kReadOnly: ImageActivations::Release); the last one unmaps and removes
+//    the run directory. After an agent restart (no record of the prepare)
+//    the mappings of the volumes linked in the run directory are removed
+//    when nothing holds them open. Idempotent.
 //  * Delete: every volume of the image is retagged IU__remove_me_[ZERO_]
 //    (from then on the image is gone for readers), then removed (or queued
 //    for zeroing) leaf first. A crash leaves marked LVs that
 //    BlockVolumes::Recover finishes.
 //
 // Blocking: lvm, dm, direct I/O. Thread-safety: thread-safe; the image lock
-// serializes operations on one image.
+// (exclusive for Prepare/Teardown/Delete) serializes operations on one
+// image.
 #ifndef SANPOOL_DOMAINS_BLOCK_BLOCK_IMAGE_H_
 #define SANPOOL_DOMAINS_BLOCK_BLOCK_IMAGE_H_
 
@@ -32,6 +37,7 @@
 #include "base/thread_annotations.h"
 #include "domains/block/block_domain.h"
 #include "domains/block/block_volume.h"
+#include "domains/block/image_activations.h"
 #include "domains/volume_chain.h"
 
 namespace sanpool::block {
@@ -59,8 +65,11 @@ class BlockImages {
   // ILLEGAL volume unless allowed; dm errors when mapping fails (the
   // volumes mapped by this call are unmapped again).
   Result<PreparedImage> Prepare(std::string_view img, std::string_view vol,
-                                IllegalVolumes illegal) EXCLUDES(mu_);
-  Status Teardown(std::string_view img) EXCLUDES(mu_);
+                                IllegalVolumes illegal,
+                                ImageAccess access = ImageAccess::kReadWrite)
+      EXCLUDES(mu_);
+  Status Teardown(std::string_view img,
+                  ImageAccess access = ImageAccess::kReadWrite) EXCLUDES(mu_);
   // kNotFound 268 if the image has no volume; kFailedPrecondition while it
   // is prepared on this host.
   Status Delete(std::string_view img, PostZero zero) EXCLUDES(mu_);
@@ -69,14 +78,15 @@ class BlockImages {
   Result<std::string> RunImageDir(std::string_view img) const;
   // Images prepared on this host (sorted).
   std::vector<std::string> PreparedImages() const EXCLUDES(mu_);
+  // Who holds `img` here; nullopt when nobody.
+  std::optional<ImageHolders> Holders(std::string_view img) const;
 
  private:
-  Status Unmap(const PreparedImage& image);
-
   BlockDomain& domain_;
   BlockVolumes& volumes_;
   ImageLocks& locks_;
   const std::string run_dir_;
+  ImageActivations activations_;
   mutable Mutex mu_;
   std::map<std::string, PreparedImage> prepared_ GUARDED_BY(mu_);
 };

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "domains/storage_errors.h"
@@ -167,6 +168,7 @@ Status BlockVolumes::CreateLocked(const CreateVolumeParams& params) {
                                 .name = params.vol_uuid,
                                 .size = lvm::LvSize::MiB(LvSizeMib(alloc)),
                                 .tags = {std::string(kInitializingTag)}}));
+  CrashPoint(crash_point::kBlockVolumeCreateAfterLvcreate);
   VolumeMetadata md;
   md.capacity = checked.capacity;
   md.ctime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -203,15 +205,9 @@ Status BlockVolumes::CreateLocked(const CreateVolumeParams& params) {
           activator.Deactivate(vg_, params.vol_uuid, LockMode::kExclusive);
       RETURN_IF_ERROR(made);
       RETURN_IF_ERROR(unmapped);
+      CrashPoint(crash_point::kBlockVolumeCreateAfterQemuImg);
     }
-    RETURN_IF_ERROR(CommitLocked(params, md, &slot));
-    if (options_.sanlock == nullptr) return Status::Ok();
-    ASSIGN_OR_RETURN(VolumeLease lease, Lease(slot));
-    return options_.sanlock->WriteResource(
-        {.lockspace = vg_,
-         .name = params.vol_uuid,
-         .disk = {.path = lease.path, .offset = lease.offset},
-         .geometry = {.block_size = 512, .alignment = domain_.alignment()}});
+    return CommitLocked(params, md, &slot);
   };
   if (Status s = body(); !s.ok()) {
     MutexLock lock(slot_mu_);
@@ -248,10 +244,24 @@ Status BlockVolumes::CommitLocked(const CreateVolumeParams& params,
                                          .image = params.img_uuid,
                                          .parent = md.parent,
                                          .slot = free_slot}));
+  CrashPoint(crash_point::kBlockVolumeCreateBeforeTagCommit);
   RETURN_IF_ERROR(lvm.LvChangeTags(vg_, params.vol_uuid, ToLvm(change)));
   *slot = free_slot;
+  // The lease before the slot: a crash in between leaves a tagged LV whose
+  // slot is clear, which Recover removes; once the slot is written the
+  // volume is complete.
+  if (options_.sanlock != nullptr) {
+    ASSIGN_OR_RETURN(VolumeLease lease, Lease(free_slot));
+    RETURN_IF_ERROR(options_.sanlock->WriteResource(
+        {.lockspace = vg_,
+         .name = params.vol_uuid,
+         .disk = {.path = lease.path, .offset = lease.offset},
+         .geometry = {.block_size = 512, .alignment = domain_.alignment()}}));
+  }
   // The commit point.
-  return domain_.WriteSlot(free_slot, md);
+  RETURN_IF_ERROR(domain_.WriteSlot(free_slot, md));
+  CrashPoint(crash_point::kBlockVolumeCreateAfterSlot);
+  return Status::Ok();
 }
 
 Result<VolumeInfo> BlockVolumes::GetInfo(std::string_view img,
@@ -413,6 +423,7 @@ Status BlockVolumes::DeleteLocked(std::string_view img, std::string_view vol,
   RETURN_IF_ERROR(WithStorageCode(
       domain_.deps().lvm->LvChangeTags(vg_, v.lv.vol_uuid, ToLvm(change)),
       storage_code::kCannotDeleteVolume));
+  CrashPoint(crash_point::kBlockVolumeDeleteAfterRetag);
 
   // The parent in this image is a leaf again when it has no other child.
   const std::string parent = v.md.parent;
@@ -438,6 +449,7 @@ Status BlockVolumes::FinishRemoval(const std::string& vol, int slot,
     return Status::Ok();
   }
   MutexLock lock(slot_mu_);
+  CrashPoint(crash_point::kBlockVolumeDeleteBeforeLvremove);
   return RemoveLv(vol, slot);
 }
 
@@ -503,6 +515,7 @@ void BlockVolumes::ZeroWorker() {
     Status s = ZeroLv(job.vol, cancel.Token());
     if (s.ok()) {
       MutexLock slot_lock(slot_mu_);
+      CrashPoint(crash_point::kBlockVolumeDeleteBeforeLvremove);
       s = RemoveLv(job.vol, job.slot);
     }
     if (!s.ok()) {
@@ -539,7 +552,10 @@ Status BlockVolumes::ZeroLv(const std::string& vol,
         spec.cancel = cancel;
         ASSIGN_OR_RETURN(ProcessResult r, runner_.Run(spec));
         if (r.cancelled) return cancel.CheckCancelled("zeroing " + vol);
-        if (r.Succeeded()) continue;
+        if (r.Succeeded()) {
+          if (at == 0) CrashPoint(crash_point::kBlockVolumeDeleteMidZeroing);
+          continue;
+        }
         if (r.stderr_data.find("not supported") == std::string::npos) {
           return Status(Code::kUnknown,
                         "blkdiscard --zeroout failed on " + path,
@@ -565,6 +581,7 @@ Status BlockVolumes::ZeroLv(const std::string& vol,
         tail.Clear();
         RETURN_IF_ERROR(direct->PWrite(at, tail));
       }
+      if (at == 0) CrashPoint(crash_point::kBlockVolumeDeleteMidZeroing);
     }
     if (direct) RETURN_IF_ERROR(direct->Fsync());
     if (discard_supported) {

@@ -10,12 +10,17 @@
 //      (backing = parent's bare uuid, unsafe: the parent need not be mapped);
 //   4. under the domain's slot lock: free slot = first gap in the MD_ tags,
 //      one lvchange drops the initializing tag and adds MD_/PU_/IU_;
-//   5. the slot's metadata is written: the COMMIT POINT (a tagged LV whose
-//      slot is cleared is an interrupted create: Recover removes it);
-//   6. the volume's sanlock resource is formatted at (100 + slot) x
+//   5. the volume's sanlock resource is formatted at (100 + slot) x
 //      alignment of `leases` (when a Sanlock is given);
-//   7. a parent in the same image is marked INTERNAL.
-// A failure in 2-6 removes the LV (and clears the slot).
+//   6. the slot's metadata is written: the COMMIT POINT (a tagged LV whose
+//      slot is cleared is an interrupted create: Recover removes it; a
+//      written slot is a complete volume);
+//   7. a parent in the same image is marked INTERNAL (Recover repairs the
+//      role when a crash skips this).
+// A failure in 2-6 removes the LV (and clears the slot). Crash points
+// (base/crash_point.h block.volume.create.*) sit after steps 2, 3, 6 and
+// before the lvchange of step 4; block.volume.delete.* after the retag,
+// after the first zeroed step and before the lvremove.
 //
 // Deletion: checks (volume_chain), ILLEGAL in the slot, IU_ retagged to
 // IU__remove_me_ (or _remove_me_ZERO_ when zeroing was asked), then
