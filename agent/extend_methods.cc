@@ -27,8 +27,15 @@ json::value Offset(SteadyTime from, SteadyTime to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+// The monotonic clock in ms (NotificationHub's notify_time).
+double MonotonicMs(SteadyTime t) {
+  return std::chrono::duration<double, std::milli>(t.time_since_epoch())
+      .count();
+}
+
 json::object TimingsJson(const spm::ExtendTimings& t) {
-  return {{"sent", Offset(t.queued, t.sent)},
+  return {{"queuedAt", MonotonicMs(t.queued)},
+          {"sent", Offset(t.queued, t.sent)},
           {"answered", Offset(t.queued, t.answered)},
           {"extended", Offset(t.queued, t.extended)},
           {"reloaded", Offset(t.queued, t.reloaded)}};
@@ -89,7 +96,8 @@ Status RegisterExtendMethods(MethodRegistry& registry,
       .result_description =
           "object: `newSize` (bytes this host now sees), `path` "
           "(local/mailbox), `timings` (ms from the request to `sent`, "
-          "`answered`, `extended`, `reloaded`; null if not reached)",
+          "`answered`, `extended`, `reloaded`; null if not reached; "
+          "`queuedAt`: the request on this host's monotonic clock, ms)",
       .execution = Execution::kWorker,
       .handler = [deps](const json::object& p, const CallContext&) {
         return Extend(deps, p);
@@ -110,6 +118,24 @@ spm::ExtendCallback ExtendedPublisher(NotificationHub& hub) {
       params["message"] = r.status.message();
     }
     hub.Publish(kVolumeExtendedEvent, std::move(params));
+  };
+}
+
+spm::BatchObserver LvExtendedPublisher(NotificationHub& hub) {
+  return [&hub](const spm::BatchedExtend& b) {
+    json::object params{{"storagedomainID", b.request.domain_uuid},
+                        {"volumeID", b.request.volume_uuid},
+                        {"requestedSize", b.request.target_bytes},
+                        {"newSize", b.size_bytes},
+                        {"ok", b.status.ok()},
+                        {"submittedAt", MonotonicMs(b.submitted)},
+                        {"startedAt", MonotonicMs(b.started)},
+                        {"finishedAt", MonotonicMs(b.finished)}};
+    if (!b.status.ok()) {
+      params["code"] = b.status.storage_code();
+      params["message"] = b.status.message();
+    }
+    hub.Publish(kVolumeLvExtendedEvent, std::move(params));
   };
 }
 

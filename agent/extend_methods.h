@@ -14,7 +14,8 @@
 //
 // `timings` (both in the result and in the notification): milliseconds from
 // `queued` to `sent`, `answered`, `extended`, `reloaded`; null for a step
-// that never happened.
+// that never happened; and `queuedAt`, the request's time on this host's
+// monotonic clock in ms (as notify_time; see Volume.lvExtended below).
 //
 //   Volume.extended {storagedomainID, imageID, volumeID, requestedSize,
 //                    newSize, path, ok, code?, message?, timings}
@@ -38,6 +39,7 @@
 namespace sanpool::agent {
 
 inline constexpr char kVolumeExtendedEvent[] = "Volume.extended";
+inline constexpr char kVolumeLvExtendedEvent[] = "Volume.lvExtended";
 
 struct ExtendMethodsDeps {
   // Set by main.cc once the service exists; null: kUnavailable. Must
@@ -56,6 +58,18 @@ boost::json::object ExtendResultJson(const spm::ExtendResult& result);
 // An ExtendService on_extended callback publishing Volume.extended on `hub`
 // (which must outlive the service).
 spm::ExtendCallback ExtendedPublisher(NotificationHub& hub);
+
+// An ExtendService on_batched callback publishing, on the SPM, every extend
+// it ran (its own requests and those of the mailbox):
+//   Volume.lvExtended {storagedomainID, volumeID, requestedSize, newSize,
+//                      ok, code?, message?, submittedAt, startedAt,
+//                      finishedAt}
+// The *At times are this host's monotonic clock in ms (the clock of every
+// notification's notify_time and of `queuedAt` in Volume.extend's timings):
+// when the SPM queued the extend, and when its lvextend began and returned.
+// On one machine (the rig) they compare with other hosts' times, which
+// splits a mailbox round trip into waiting, lvextend and reply.
+spm::BatchObserver LvExtendedPublisher(NotificationHub& hub);
 
 // The inbox and outbox of master domain `sd` (block: its LVs' mapped
 // devices; file: dom_md/inbox, dom_md/outbox).

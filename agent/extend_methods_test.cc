@@ -111,6 +111,40 @@ TEST_CASE("Volume.extended carries ids, result and timings") {
   CHECK(p.at("path").as_string() == "mailbox");
   CHECK(p.at("timings").as_object().at("sent").to_number<double>() == 3.0);
   CHECK(p.at("timings").as_object().at("answered").is_null());
+  CHECK(p.at("timings").as_object().at("queuedAt").is_number());
+  json::object failed = json::parse(seen[1]).as_object();
+  CHECK_FALSE(failed.at("params").as_object().at("ok").as_bool());
+  CHECK(failed.at("params").as_object().at("message").as_string() == "VG full");
+}
+
+TEST_CASE("Volume.lvExtended carries the SPM's lvextend times") {
+  FakeClock clock;
+  NotificationHub hub(clock);
+  std::vector<std::string> seen;
+  NotificationHub::Subscription sub =
+      hub.Subscribe([&](const std::string& text) { seen.push_back(text); });
+  spm::BatchedExtend b;
+  b.request = ExtendFixture::Request(2, 2 * kGiB);
+  b.size_bytes = 2 * kGiB;
+  b.submitted = clock.SteadyNow();
+  b.started = b.submitted + std::chrono::milliseconds(4);
+  b.finished = b.started + std::chrono::milliseconds(50);
+  LvExtendedPublisher(hub)(b);
+  b.status = ResourceExhaustedError("VG full");
+  LvExtendedPublisher(hub)(b);
+  REQUIRE(seen.size() == 2);
+  json::object ok = json::parse(seen[0]).as_object();
+  CHECK(ok.at("method").as_string() == kVolumeLvExtendedEvent);
+  const json::object& p = ok.at("params").as_object();
+  CHECK(p.at("volumeID").as_string() == b.request.volume_uuid);
+  CHECK(p.at("requestedSize").to_number<uint64_t>() == 2 * kGiB);
+  CHECK(p.at("ok").as_bool());
+  CHECK(p.at("startedAt").to_number<double>() -
+            p.at("submittedAt").to_number<double>() ==
+        4.0);
+  CHECK(p.at("finishedAt").to_number<double>() -
+            p.at("startedAt").to_number<double>() ==
+        50.0);
   json::object failed = json::parse(seen[1]).as_object();
   CHECK_FALSE(failed.at("params").as_object().at("ok").as_bool());
   CHECK(failed.at("params").as_object().at("message").as_string() == "VG full");

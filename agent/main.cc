@@ -359,7 +359,8 @@ int Run(int argc, char** argv) {
                                  bundle->domain->SpecialLvPath(block::SpecialLv::kOutbox));
                 return MailboxFiles{in, out};
               }),
-          .on_extended = ExtendedPublisher(hub)},
+          .on_extended = ExtendedPublisher(hub),
+          .on_batched = LvExtendedPublisher(hub)},
       spm::ExtendServiceOptions{.event_interval = config->mailbox.event_poll,
                                 .rescan_interval = config->mailbox.scan_interval,
                                 .host_poll_interval = config->mailbox.host_poll,

@@ -151,6 +151,14 @@ void ExtendBatcher::RunBatch(const std::string& domain,
                            " bytes, below the target " +
                            std::to_string(items[i].request.target_bytes));
     }
+    if (options_.observer) {
+      options_.observer({.request = items[i].request,
+                         .status = size.status(),
+                         .size_bytes = size.ok() ? *size : 0,
+                         .submitted = items[i].submitted,
+                         .started = started,
+                         .finished = finished});
+    }
     items[i].done(size, started, finished);
   }
 }

@@ -55,10 +55,28 @@
 
 namespace sanpool::spm {
 
+// One request as a batch ran it (ExtendBatcherOptions::observer): when it
+// was submitted, and when its Extender call began and returned (all on the
+// batcher's clock).
+struct BatchedExtend {
+  mailbox::ExtendRequest request;
+  Status status;            // of the request (not SPM: 654)
+  uint64_t size_bytes = 0;  // when ok
+  SteadyTime submitted;
+  SteadyTime started;
+  SteadyTime finished;
+};
+using BatchObserver = std::function<void(const BatchedExtend&)>;
+
 struct ExtendBatcherOptions {
   int concurrency = 8;     // Extender calls at once (mailbox.spm_concurrency)
   int per_domain = 0;      // Extender calls at once per domain; 0: concurrency
   size_t max_batch = 64;   // requests per Extender call
+  // Optional: called for every request a batch ran (or refused because
+  // the role was gone), on the batcher thread, just before its `done`;
+  // not for requests cancelled by Shutdown. Must be quick and must not
+  // call into the batcher.
+  BatchObserver observer;
 };
 
 struct ExtendBatcherStats {

@@ -65,6 +65,29 @@ TEST_CASE("batcher refuses every request once the role is gone") {
   CHECK(batcher.stats().not_spm == 1);
 }
 
+TEST_CASE("batcher tells the observer when each request ran") {
+  FakeVg vg;
+  FakeExtender extender(vg);
+  FakeSpmRole role(true);
+  SystemClock clock;
+  std::vector<BatchedExtend> seen;  // the worker's writes happen before done
+  ExtendBatcherOptions options;
+  options.observer = [&seen](const BatchedExtend& b) { seen.push_back(b); };
+  ExtendBatcher batcher(extender, role, clock, std::move(options));
+  REQUIRE(batcher.ExtendNow(Request(1, 2 * kGiB)).ok());
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].request.volume_uuid == Request(1, 0).volume_uuid);
+  CHECK(seen[0].status.ok());
+  CHECK(seen[0].size_bytes == 2 * kGiB);
+  CHECK(seen[0].submitted <= seen[0].started);
+  CHECK(seen[0].started <= seen[0].finished);
+  role.set_spm(false);
+  REQUIRE_FALSE(batcher.ExtendNow(Request(2, kGiB)).ok());
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].status.storage_code() == 654);
+  CHECK(seen[1].size_bytes == 0);
+}
+
 TEST_CASE("batcher turns a broken extender's answers into errors") {
   FakeSpmRole role(true);
   SystemClock clock;

@@ -119,6 +119,11 @@ struct ExtendServiceDeps {
   VolumeRefresher* refresher = nullptr; // required
   LocateMailboxFn locate;               // required
   ExtendCallback on_extended;           // optional: every completion
+  // Optional: every extend this host runs as the SPM (its own or from the
+  // mailbox), when the Extender call returned, before the request's
+  // completion or reply (ExtendBatcherOptions::observer: quick, on a
+  // batcher thread).
+  BatchObserver on_batched;
 };
 
 struct ExtendServiceOptions {

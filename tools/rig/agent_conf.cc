@@ -10,7 +10,11 @@ std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
     const AgentConfRequest& request) {
   const HostLayout& h = request.host;
   const std::string io = std::to_string(request.io_timeout_s);
-  return {
+  std::string devices;
+  for (const std::string& lun : request.luns) {
+    devices += (devices.empty() ? "" : ",") + lun;
+  }
+  std::vector<std::pair<std::string, std::string>> keys = {
       {"rpc.host", "127.0.0.1"},
       {"rpc.port", "0"},
       {"rpc.tls", "true"},
@@ -19,6 +23,9 @@ std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
       {"rpc.key_file", JoinPath(request.rig.pki_dir, "host.key")},
       {"rpc.unix_socket", h.agent_socket},
       {"rpc.drain_timeout_s", "5"},
+      // Volume.extend blocks a worker until the SPM answered: room for 60
+      // concurrent extends per host (extend-bench --rig).
+      {"rpc.worker_threads", "64"},
       {"storage.repository", h.repository},
       {"storage.run_dir", h.storage_run_dir},
       {"log.level", "info"},
@@ -30,6 +37,8 @@ std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
       {"dm.dmemu_socket", h.dmemu_socket},
       {"dm.dmemu_run_dir", h.dmemu_run_dir},
   };
+  if (!devices.empty()) keys.push_back({"lvm.devices", devices});
+  return keys;
 }
 
 Result<AgentConf> RenderAgentConf(const AgentConfRequest& request, const ConfigSchema& schema) {

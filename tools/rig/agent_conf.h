@@ -26,6 +26,8 @@ struct AgentConfRequest {
   RigLayout rig;
   HostLayout host;
   int io_timeout_s = 2;
+  // The SAN's loop devices: the agent's lvm.devices (none: not written).
+  std::vector<std::string> luns;
 };
 
 struct AgentConf {

@@ -34,6 +34,20 @@ TEST_CASE("the rig's agent.conf loads with the agent's own schema", "[rig]") {
   }
 }
 
+TEST_CASE("the SAN's loops are the agent's lvm.devices", "[rig]") {
+  AgentConfRequest request = Request();
+  Result<AgentConf> conf = RenderAgentConf(request, agent::AgentConfigSchema());
+  REQUIRE(conf.ok());
+  CHECK(conf->text.find("devices =") == std::string::npos);
+  request.luns = {"/dev/loop7", "/dev/loop9"};
+  conf = RenderAgentConf(request, agent::AgentConfigSchema());
+  REQUIRE(conf.ok());
+  Config config(agent::AgentConfigSchema());
+  REQUIRE(config.LoadText(conf->text, "agent.conf").ok());
+  CHECK(config.GetString("lvm.devices") == "/dev/loop7,/dev/loop9");
+  CHECK(config.GetInt("rpc.worker_threads") == 64);
+}
+
 TEST_CASE("optional keys are written only when the schema declares them", "[rig]") {
   ConfigSchema schema = agent::AgentConfigSchema();
   if (schema.Find("sanlock.io_timeout_s") == nullptr) {
