@@ -40,6 +40,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "base/process.h"
+#include "bench/rig_bench_util.h"
 #include "lease/timeouts.h"
 #include "tools/rig/rig.h"
 
@@ -52,7 +53,6 @@ using Clock = std::chrono::steady_clock;
 constexpr char kPool[] = "5b5b5b5b-0000-4000-8000-000000000001";
 constexpr char kMaster[] = "5b5b5b5b-0000-4000-8000-0000000000d1";
 constexpr auto kWaitLimit = std::chrono::seconds(180);
-constexpr auto kCallTimeout = std::chrono::seconds(30);
 // The agent's default spm.backoff_max_ms (agent/agent_config.cc).
 constexpr auto kBackoffMax = std::chrono::milliseconds(1000);
 
@@ -67,59 +67,12 @@ struct Flags {
   std::string json_out;
 };
 
-Result<json::value> Call(rig::Rig& r, int host, const std::string& method, json::value params) {
-  ASSIGN_OR_RETURN(agent::RpcReply reply, r.Call(host, method, params, kCallTimeout));
-  if (!reply.ok()) {
-    return UnknownError("host " + std::to_string(host) + " " + method + ": " +
-                        reply.error->message);
-  }
-  return reply.result;
-}
-
-// "SPM", "Free", "Contend"; "" when the host cannot answer.
-std::string SpmState(rig::Rig& r, int host) {
-  Result<json::value> v = Call(r, host, "StoragePool.getSpmStatus", {{"storagepoolID", kPool}});
-  if (!v.ok() || !v->is_object()) return "";
-  const json::value* s = v->as_object().if_contains("spmStatus");
-  return s != nullptr && s->is_string() ? std::string(s->get_string()) : "";
-}
-
-// The first of `hosts` that reports SPM, polling every 20 ms; 0 on timeout.
+// The first of `hosts` that reports SPM; 0 on timeout.
 int WaitForSpm(rig::Rig& r, const std::vector<int>& hosts) {
-  const auto deadline = Clock::now() + kWaitLimit;
-  while (Clock::now() < deadline) {
-    for (int h : hosts) {
-      if (SpmState(r, h) == "SPM") return h;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
+  return bench::WaitForSpm(r, hosts, kPool, kWaitLimit);
 }
 
-Status SetUpPool(rig::Rig& r, const Flags& flags) {
-  const std::string nas = r.layout().nas_dir;
-  for (int h = 1; h <= flags.hosts; ++h) {
-    RETURN_IF_ERROR(Call(r, h, "StoragePool.connectStorageServer",
-                         {{"domainType", 4},
-                          {"connectionParams", json::array{{{"id", "nas"}, {"connection", nas}}}}})
-                        .status());
-  }
-  RETURN_IF_ERROR(Call(r, 1, "StorageDomain.create",
-                       {{"storagedomainID", kMaster}, {"domainType", 4}, {"typeArgs", nas},
-                        {"name", "master"}, {"domainClass", 1}})
-                      .status());
-  RETURN_IF_ERROR(Call(r, 1, "StoragePool.create",
-                       {{"storagepoolID", kPool}, {"name", "bench"}, {"masterSdUUID", kMaster},
-                        {"masterVersion", 1}, {"domainList", json::array{kMaster}}})
-                      .status());
-  for (int h = 1; h <= flags.hosts; ++h) {
-    RETURN_IF_ERROR(Call(r, h, "StoragePool.connect",
-                         {{"storagepoolID", kPool}, {"hostID", h}, {"masterSdUUID", kMaster},
-                          {"masterVersion", 1}})
-                        .status());
-  }
-  return Status::Ok();
-}
+std::string SpmState(rig::Rig& r, int host) { return bench::SpmState(r, host, kPool); }
 
 Result<std::vector<double>> Measure(rig::Rig& r, const Flags& flags, Crash crash, int runs) {
   std::vector<int> all;
@@ -207,22 +160,22 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Env> env = NewPosixEnv();
   PosixProcessRunner runner;
   rig::Rig r(*env, runner, *binaries, flags.dir);
-  (void)r.Down();  // a rig left by an interrupted run
   std::vector<double> agent_ms, host_ms;
-  Status run = [&]() -> Status {
-    RETURN_IF_ERROR(r.Up({.hosts = flags.hosts, .luns = 1, .lun_size = uint64_t{1} << 30,
-                          .io_timeout_s = flags.io_timeout_s}));
-    RETURN_IF_ERROR(SetUpPool(r, flags));
-    ASSIGN_OR_RETURN(agent_ms, Measure(r, flags, Crash::kAgent, flags.runs));
-    ASSIGN_OR_RETURN(host_ms, Measure(r, flags, Crash::kHost, flags.host_crash_runs));
-    return Status::Ok();
-  }();
-  Status down = r.Down();
+  Status run = RunOnRig(
+      r,
+      {.hosts = flags.hosts, .luns = 1, .lun_size = uint64_t{1} << 30,
+       .io_timeout_s = flags.io_timeout_s},
+      [&]() -> Status {
+        RETURN_IF_ERROR(SetUpFilePool(r, flags.hosts, kPool, kMaster));
+        ASSIGN_OR_RETURN(agent_ms, Measure(r, flags, Crash::kAgent, flags.runs));
+        ASSIGN_OR_RETURN(host_ms, Measure(r, flags, Crash::kHost, flags.host_crash_runs));
+        return Status::Ok();
+      },
+      "failover-bench");
   if (!run.ok()) {
     std::cerr << "failover-bench: " << run.ToString() << "\n";
     return 1;
   }
-  if (!down.ok()) std::cerr << "failover-bench: rig down: " << down.ToString() << "\n";
 
   const lease::Seconds io(flags.io_timeout_s);
   auto ms_of = [](lease::Seconds s) { return std::chrono::duration<double, std::milli>(s).count(); };
