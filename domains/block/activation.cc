@@ -1,12 +1,37 @@
 #include "domains/block/activation.h"
 
+#include <chrono>
+#include <thread>
+#include <utility>
+
 #include "base/log.h"
 #include "domains/dm/dm_names.h"
 
 namespace sanpool::block {
 
-Activator::Activator(lvm::LvmCache& lvm, dm::DeviceMapper& dm)
-    : lvm_(lvm), dm_(dm) {}
+Activator::Activator(lvm::LvmCache& lvm, dm::DeviceMapper& dm,
+                     ActivatorOptions options)
+    : lvm_(lvm), dm_(dm), options_(std::move(options)) {
+  if (!options_.busy_wait) {
+    options_.busy_wait = [] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    };
+  }
+}
+
+Status Activator::RemoveWaitingForOpeners(const std::string& name) {
+  Status removed = dm_.Remove(name, dm::RemoveMode::kNormal);
+  for (int retry = 0;
+       retry < options_.busy_retries &&
+       removed.code() == Code::kFailedPrecondition;
+       ++retry) {
+    ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));
+    if (!info.exists || info.open_count == 0) break;  // another refusal
+    options_.busy_wait();
+    removed = dm_.Remove(name, dm::RemoveMode::kNormal);
+  }
+  return removed;
+}
 
 Result<std::string> Activator::DevicePath(const std::string& vg,
                                           const std::string& lv) const {
@@ -86,7 +111,7 @@ Status Activator::Deactivate(const std::string& vg, const std::string& lv,
   }
   if (refs.Count() > 0) return Status::Ok();
   refs_.erase(it);
-  Status removed = dm_.Remove(name, dm::RemoveMode::kNormal);
+  Status removed = RemoveWaitingForOpeners(name);
   if (removed.code() == Code::kNotFound) return Status::Ok();
   return removed;
 }
@@ -100,7 +125,7 @@ Status Activator::ForceDeactivate(const std::string& vg,
     refs_.erase(name);
     return Status::Ok();
   }
-  RETURN_IF_ERROR(dm_.Remove(name, dm::RemoveMode::kNormal));
+  RETURN_IF_ERROR(RemoveWaitingForOpeners(name));
   refs_.erase(name);
   return Status::Ok();
 }

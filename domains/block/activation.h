@@ -24,6 +24,12 @@
 // that nothing here references are removed; ones still open (a running VM
 // keeps its disk open across an agent restart) are kept and reported.
 //
+// Removing a mapping (last Deactivate, ForceDeactivate) retries while the
+// device is open, up to ActivatorOptions::busy_retries times: udev, blkid or
+// a scanning lvm on the host open a new or changed block device for a moment
+// (lvm2 does the same: lvm.conf retry_deactivation). A device still open
+// after that is reported (kFailedPrecondition), as before.
+//
 // Errors: those of LvmCache (kNotFound 610 for a missing LV) and of
 // DeviceMapper. A failed create leaves no reference.
 // Blocking: lvm reports and dm calls. Thread-safety: all methods may be
@@ -31,6 +37,7 @@
 #ifndef SANPOOL_DOMAINS_BLOCK_ACTIVATION_H_
 #define SANPOOL_DOMAINS_BLOCK_ACTIVATION_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -49,10 +56,19 @@ struct StaleMappings {
   std::vector<std::string> busy;     // still open: kept
 };
 
+struct ActivatorOptions {
+  // Removal attempts after the first one finds the device open.
+  int busy_retries = 20;
+  // Called between attempts, under the Activator's lock; default: sleeps
+  // 50 ms (so a device held for more than ~1 s is reported busy).
+  std::function<void()> busy_wait;
+};
+
 class Activator {
  public:
   // `lvm` and `dm` must outlive the Activator.
-  Activator(lvm::LvmCache& lvm, dm::DeviceMapper& dm);
+  Activator(lvm::LvmCache& lvm, dm::DeviceMapper& dm,
+            ActivatorOptions options = {});
 
   // Takes a reference in `mode`, mapping the LV if this is the first one.
   // Returns the device path.
@@ -94,9 +110,12 @@ class Activator {
   };
   Result<dm::Table> TableOf(const std::string& vg, const std::string& lv);
   Status Map(const std::string& vg, const std::string& lv) REQUIRES(mu_);
+  // dm Remove, retried while the device is open (transient openers).
+  Status RemoveWaitingForOpeners(const std::string& name) REQUIRES(mu_);
 
   lvm::LvmCache& lvm_;
   dm::DeviceMapper& dm_;
+  ActivatorOptions options_;
   // One lock for all mapping changes: they are fast (one dm call) next to
   // the lvm reports, which run before it is taken where possible.
   mutable Mutex mu_;

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "base/fake_process.h"
 #include "domains/block/lvm_testdata.h"
 #include "domains/dm/fake_device_mapper.h"
@@ -17,7 +19,13 @@ constexpr uint64_t kPeStartSectors = 135266304 / 512;
 
 class ActivatorTest {
  protected:
-  ActivatorTest() : lvm_(runner_, {}), cache_(lvm_, {}), activator_(cache_, dm_) {
+  ActivatorTest()
+      : lvm_(runner_, {}),
+        cache_(lvm_, {}),
+        activator_(cache_, dm_, {.busy_retries = 3, .busy_wait = [this] {
+                                   ++busy_waits_;
+                                   if (on_busy_wait_) on_busy_wait_();
+                                 }}) {
     cache_.SetDevices({"/dev/loop0", "/dev/loop1"});
     runner_.Expect({"lvm", "lvs"},
                    {.stdout_data = std::string(lvm::testdata::kLvsJson)},
@@ -50,6 +58,8 @@ class ActivatorTest {
   lvm::Lvm lvm_;
   lvm::LvmCache cache_;
   dm::FakeDeviceMapper dm_;
+  int busy_waits_ = 0;
+  std::function<void()> on_busy_wait_;
   Activator activator_;
 };
 
@@ -129,12 +139,26 @@ TEST_CASE_METHOD(ActivatorTest, "an open mapping survives the last release") {
   dm_.SetOpenCount("h4test-vol1", 1);
   Status s = activator_.Deactivate("h4test", "vol1", LockMode::kShared);
   CHECK(s.code() == Code::kFailedPrecondition);
+  CHECK(busy_waits_ == 3);  // every retry spent first
   CHECK_FALSE(activator_.IsActive("h4test", "vol1"));
   CHECK(dm_.TableOf("h4test-vol1"));
   CHECK(activator_.ForceDeactivate("h4test", "vol1").code() ==
         Code::kFailedPrecondition);
   dm_.SetOpenCount("h4test-vol1", 0);
   CHECK(activator_.ForceDeactivate("h4test", "vol1").ok());
+  CHECK_FALSE(dm_.TableOf("h4test-vol1"));
+}
+
+TEST_CASE_METHOD(ActivatorTest,
+                 "a mapping opened for a moment (udev, blkid) is removed once "
+                 "its openers go") {
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kExclusive).ok());
+  dm_.SetOpenCount("h4test-vol1", 1);
+  on_busy_wait_ = [this] {
+    if (busy_waits_ == 2) dm_.SetOpenCount("h4test-vol1", 0);
+  };
+  REQUIRE(activator_.Deactivate("h4test", "vol1", LockMode::kExclusive).ok());
+  CHECK(busy_waits_ == 2);
   CHECK_FALSE(dm_.TableOf("h4test-vol1"));
 }
 
