@@ -59,6 +59,7 @@
 #include "domains/storage_server.h"
 #include "spm/block_extend.h"
 #include "spm/extend_service.h"
+#include "spm/master_fs.h"
 #include "spm/role.h"
 #include "spm/spm.h"
 #include "spm/storage_pool.h"
@@ -328,11 +329,20 @@ int Run(int argc, char** argv) {
       spm::SpmOptions{.auto_contend = config->pool.spm_auto,
                       .backoff_max = config->pool.backoff_max,
                       .io_timeout = io_timeout});
+  // Block masters mount under <run_dir>/master; a killed agent's mounts go.
+  const std::string master_mounts = config->storage.run_dir + "/master";
+  if (auto stale = spm::CleanupMasterMounts(*env, process_runner, master_mounts);
+      !stale.ok()) {
+    log::Warning("agent", "cannot look for stale master mounts",
+                 {{"error", stale.status().ToString()}});
+  }
   auto storage_pool = std::make_unique<spm::StoragePool>(
       spm::StoragePoolDeps{.env = env.get(), .clock = &clock, .sanlock = &sanlock,
-                           .domains = &domains, .monitor = &domain_monitor,
+                           .domains = &domains, .block_domains = &block_domains,
+                           .runner = &process_runner, .monitor = &domain_monitor,
                            .spm = spm_role.get()},
       spm::StoragePoolOptions{.state_file = config->pool.state_file,
+                              .master_mount_root = master_mounts,
                               .io_timeout = io_timeout});
   c.storage = {.domains = &domains, .role = spm_role.get(), .tasks = &tasks,
                .copier = &copier};

@@ -1,8 +1,10 @@
 #include "spm/spm.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "base/log.h"
+#include "lease/sanlock_errors.h"
 #include "spm/pool_errors.h"
 
 namespace sanpool::spm {
@@ -286,8 +288,18 @@ Result<SpmStatus> Spm::GetStatus() const {
   if (pool == nullptr) return PoolNotConnectedError("(none)");
   SpmStatus cached = CachedStatus();
   if (cached.state == SpmState::kSpm) return cached;
-  ASSIGN_OR_RETURN(lease::LeaseHolder holder,
-                   lease::InspectLease(*deps_.sanlock, pool->sdm));
+  Result<lease::LeaseHolder> inspected =
+      lease::InspectLease(*deps_.sanlock, pool->sdm);
+  if (!inspected.ok() && lease::SanlockErrorOf(inspected.status()) == -ENOENT) {
+    // This host has not joined the master lockspace yet, so the owner's
+    // liveness is unknown here: report the owner the lease names.
+    ASSIGN_OR_RETURN(lease::ResourceOwners owners,
+                     deps_.sanlock->ReadResourceOwners(pool->sdm));
+    lease::LeaseHolder named{.lver = owners.lver};
+    if (!owners.owners.empty()) named.host_id = owners.owners[0].host_id;
+    inspected = named;
+  }
+  ASSIGN_OR_RETURN(lease::LeaseHolder holder, std::move(inspected));
   SpmStatus out;
   out.state = cached.state;
   out.lver = static_cast<int64_t>(holder.lver);
@@ -374,15 +386,17 @@ void Spm::ContendLocked(const SpmPool& pool) {
     contend_at_.reset();
     return;
   }
+  SteadyTime now = deps_.clock->SteadyNow();
   if (holder->host_id.has_value()) {
     SetStatus(pool.pool_uuid,
               {SpmState::kFree, static_cast<int64_t>(holder->lver),
                static_cast<int64_t>(*holder->host_id)},
               false);
     contend_at_.reset();
+    ProbeHeldLocked(pool, now);
     return;
   }
-  SteadyTime now = deps_.clock->SteadyNow();
+  probe_at_.reset();
   if (!contend_at_) {
     auto max = std::chrono::duration_cast<std::chrono::milliseconds>(
                    options_.backoff_max)
@@ -394,6 +408,40 @@ void Spm::ContendLocked(const SpmPool& pool) {
   contend_at_.reset();
   log::Info(kLog, "SDM lease is free; contending", {{"pool", pool.pool_uuid}});
   (void)StartLocked(pool, SpmStartParams{});
+}
+
+// sanlock does not rewrite the leader when the owner releases a lease whose
+// leader another host wrote (that host's ballot committed the owner's
+// request: two hosts contended at once); the owner only marks its own
+// dblock RELEASED. read_resource_owners still names the owner, and while
+// its daemon lives (an agent killed, its daemon not) InspectLease says
+// "held" forever. sanlock's own acquire reads the dblock: so now and then
+// try it. A live holder's lease is refused at once (no owner wait); a
+// released one is granted, and given back at once so the lease reads free
+// and the hosts contend as usual (with their back-off) on the next ticks.
+void Spm::ProbeHeldLocked(const SpmPool& pool, SteadyTime now) {
+  if (options_.held_probe_interval <= Duration::zero()) return;
+  if (!probe_at_) {
+    probe_at_ = now + options_.held_probe_interval;
+    return;
+  }
+  if (now < *probe_at_) return;
+  probe_at_ = now + options_.held_probe_interval;
+  lease::Sanlock& sanlock = *deps_.sanlock;
+  Result<uint64_t> lver = sanlock.Acquire(
+      pool.sdm, lease::AcquireOptions{.owner_wait = lease::OwnerWait::kNoWait});
+  if (!lver.ok()) {
+    log::Debug(kLog, "SDM lease is held",
+               {{"pool", pool.pool_uuid}, {"error", lver.status().ToString()}});
+    return;
+  }
+  log::Warning(kLog, "SDM lease looked held but was released; freeing it",
+               {{"pool", pool.pool_uuid}, {"lver", *lver}});
+  if (Status s = sanlock.Release(pool.sdm); !s.ok()) {
+    log::Error(kLog, "cannot release the probed SDM lease",
+               {{"error", s.ToString()}});
+  }
+  probe_at_.reset();
 }
 
 Duration Spm::NextWait() const {

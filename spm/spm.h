@@ -30,7 +30,11 @@
 // or restarted: lease::InspectLease), it picks a random back-off in
 // [0, backoff_max] and, if the lease is still free then, runs Start. Two
 // hosts that pick the same moment are split by sanlock: one acquire wins,
-// the other gets 651 and sees the winner next time.
+// the other gets 651 and sees the winner next time. A lease that looks held
+// by a live host is tried every `held_probe_interval` (no owner wait): sanlock
+// may leave a released lease's leader naming its last owner (the loser of
+// such a split wrote it), which only its acquire sees through; a lease got
+// that way is released at once and then contended for as usual.
 //
 // Lease watchdog (oVirt's spwd, §3.5): while SPM, the same thread checks
 // every SpmLeaseCheckInterval(io_timeout) that sanlock still lists the SDM
@@ -110,6 +114,10 @@ struct SpmOptions {
   Duration backoff_max = std::chrono::milliseconds(1000);
   // How often a non-SPM host looks at the SDM lease.
   Duration contend_interval = std::chrono::seconds(1);
+  // How often a non-SPM host tries the SDM lease although it looks held by
+  // a live host (a released lease whose leader still names its last owner,
+  // see ContendLocked); zero: never.
+  Duration held_probe_interval = std::chrono::seconds(10);
   // sanlock io_timeout; the watchdog interval derives from it.
   lease::Seconds io_timeout = lease::kDefaultIoTimeout;
   // Consecutive failed inquiries (sanlock busy) tolerated (oVirt: 3).
@@ -180,7 +188,9 @@ class Spm final : public SpmRole {
   Status Stop(StopMode mode) EXCLUDES(op_mu_, mu_);
 
   // getSpmStatus: as SPM its own status; otherwise the lease read from
-  // storage (state Free or Contend, lver and owner). Not bound: 309.
+  // storage (state Free or Contend, lver and owner; before this host joined
+  // the master lockspace, the owner the lease names, liveness unchecked).
+  // Not bound: 309.
   Result<SpmStatus> GetStatus() const EXCLUDES(mu_);
   // The last known status, without I/O.
   SpmStatus CachedStatus() const EXCLUDES(mu_);
@@ -210,6 +220,8 @@ class Spm final : public SpmRole {
       EXCLUDES(mu_);
   void WatchLocked(const SpmPool& pool) REQUIRES(op_mu_) EXCLUDES(mu_);
   void ContendLocked(const SpmPool& pool) REQUIRES(op_mu_) EXCLUDES(mu_);
+  // Tries a lease that looks held by a live host (see spm.cc).
+  void ProbeHeldLocked(const SpmPool& pool, SteadyTime now) REQUIRES(op_mu_);
   void LoseRoleLocked(const SpmPool& pool, const std::string& reason)
       REQUIRES(op_mu_) EXCLUDES(mu_);
   // Stops queued/running tasks tagged "spm"; returns how many were unfinished.
@@ -228,6 +240,8 @@ class Spm final : public SpmRole {
 
   Mutex op_mu_;  // serializes role changes and SPM writes; before mu_
   std::optional<SteadyTime> contend_at_ GUARDED_BY(op_mu_);
+  // When the next held-lease probe may run (ContendLocked).
+  std::optional<SteadyTime> probe_at_ GUARDED_BY(op_mu_);
   int inquire_errors_ GUARDED_BY(op_mu_) = 0;
   std::mt19937_64 random_ GUARDED_BY(op_mu_);
 

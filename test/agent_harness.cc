@@ -200,6 +200,11 @@ std::unique_ptr<AgentProcess> AgentCluster::NewAgent(int host) {
                   "sanlock.io_timeout_s=2",
                   "spm.backoff_max_ms=300",
                   "monitor.interval_s=1"};
+  if (options_.host_sets) {
+    for (std::string& set : options_.host_sets(host)) {
+      options.sets.push_back(std::move(set));
+    }
+  }
   options.env = options_.env;
   options.env.emplace_back("SANLOCK_RUN_DIR",
                            daemons_.at(host - 1)->run_dir());

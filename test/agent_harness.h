@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -110,6 +111,9 @@ struct AgentClusterOptions {
   std::vector<std::string> dirs;
   // Extra environment for every agent (SANLOCK_RUN_DIR is set per host).
   std::vector<std::pair<std::string, std::string>> env;
+  // Extra `--set` settings of host h (1-based), e.g. its own dm daemon;
+  // empty: none.
+  std::function<std::vector<std::string>(int host)> host_sets;
   std::chrono::seconds wait_limit{60};
 };
 

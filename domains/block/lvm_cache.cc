@@ -229,6 +229,15 @@ Result<std::vector<LinearTarget>> LvmCache::GetLinearTable(
     const std::string& vg, const std::string& lv) {
   ASSIGN_OR_RETURN(Lv l, GetLv(vg, lv));
   ASSIGN_OR_RETURN(std::vector<Pv> pvs, GetPvs());
+  Result<std::vector<LinearTarget>> table = LinearTable(l, pvs);
+  if (table.ok() || table.status().code() != Code::kNotFound) return table;
+  // A PV this cache has not seen: another host made or extended the VG
+  // after our last pvs. Read the PVs again, once.
+  {
+    MutexLock lock(mu_);
+    InvalidatePvsLocked();
+  }
+  ASSIGN_OR_RETURN(pvs, GetPvs());
   return LinearTable(l, pvs);
 }
 

@@ -82,7 +82,8 @@ class LvmCache {
   Result<std::vector<Lv>> GetAllLvs(const std::string& vg) EXCLUDES(mu_);
   // Every PV on the devices, sorted by device name.
   Result<std::vector<Pv>> GetPvs() EXCLUDES(mu_);
-  // The dm linear table of vg/lv (LinearTable over GetLv and GetPvs).
+  // The dm linear table of vg/lv (LinearTable over GetLv and GetPvs; the
+  // PVs are read again once when a segment names a PV not in the cache).
   Result<std::vector<LinearTarget>> GetLinearTable(const std::string& vg,
                                                    const std::string& lv)
       EXCLUDES(mu_);
