@@ -175,6 +175,21 @@ TEST_CASE("two hosts contend: exactly one becomes SPM") {
     CHECK(seen->spm_id == id);
     CHECK(seen->state == SpmState::kFree);
   }
+  SECTION("a lease held by a live SPM is only probed, and stays") {
+    REQUIRE(a.spm.Start({}).ok());
+    const int before = b.sanlock.CallCount(lease::SanlockOp::kAcquire);
+    for (int i = 0; i < 50; ++i) {  // 25 s: probes at 10 s and 20 s
+      a.spm.Tick();
+      b.spm.Tick();
+      w.clock.Advance(std::chrono::milliseconds(500));
+    }
+    CHECK(b.sanlock.CallCount(lease::SanlockOp::kAcquire) - before == 2);
+    CHECK(a.spm.HoldsRole());
+    CHECK_FALSE(b.spm.HoldsRole());
+    auto seen = b.spm.GetStatus();
+    REQUIRE(seen.ok());
+    CHECK(seen->spm_id == 1);
+  }
   SECTION("explicit spmStart on both: one wins, the other gets 651") {
     auto ra = a.spm.Start({});
     auto rb = b.spm.Start({});
