@@ -17,6 +17,7 @@
 #include "base/fake_process.h"
 #include "base/resource_locks.h"
 #include "domains/block/block_metadata.h"
+#include "domains/block/master_lv.h"
 #include "domains/dm/dm_names.h"
 #include "domains/dm/fake_device_mapper.h"
 #include "domains/file/file_test_util.h"
@@ -384,6 +385,20 @@ TEST_CASE("block master fs: clean or corrected file systems are mounted") {
     REQUIRE(fs.Release().ok());  // not mounted: nothing to do
     CHECK(w.Runs("umount") == 1);
   }
+}
+
+TEST_CASE("the master LV's ext3 is made with oVirt's mkfs options") {
+  FakeProcessRunner runner;
+  runner.Expect({"mkfs.ext3"}, {}, kPrefix, 1);
+  runner.Expect({"mkfs.ext3"}, {.exit_code = 1, .stderr_data = "no space"},
+                kPrefix, 1);
+  REQUIRE(block::MakeMasterFileSystem(runner, "/dev/x").ok());
+  CHECK(runner.CallArgvs().at(0) ==
+        std::vector<std::string>{"mkfs.ext3", "-q", "-j", "-E", "nodiscard",
+                                 "-F", "/dev/x"});
+  Status failed = block::MakeMasterFileSystem(runner, "/dev/x");
+  CHECK_FALSE(failed.ok());
+  CHECK(failed.ToString().find("no space") != std::string::npos);
 }
 
 TEST_CASE("block master fs: errors and stale mounts") {
