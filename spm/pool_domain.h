@@ -96,8 +96,7 @@ class PoolDomain : public DomainMetadataStore {
 };
 
 // Over a file domain of the DomainRegistry.
-class FilePoolDomain final : public PoolDomain,
-                             public std::enable_shared_from_this<FilePoolDomain> {
+class FilePoolDomain final : public PoolDomain {
  public:
   FilePoolDomain(Env& env, std::shared_ptr<FileDomainBundle> bundle)
       : env_(env), bundle_(std::move(bundle)) {}
