@@ -156,6 +156,31 @@ spm::LocateMailboxFn PoolMailboxLocator(Env& env, std::string state_file,
   };
 }
 
+ExtendRoleForwarder::OnChange ExtendRoleForwarder::Wrap(OnChange next) {
+  return [this, next = std::move(next)](const std::string& pool,
+                                        const spm::SpmStatus& status) {
+    Notify();  // first: serving stops before anything else is told
+    if (next) next(pool, status);
+  };
+}
+
+ExtendRoleForwarder::Attachment ExtendRoleForwarder::Attach(
+    spm::ExtendService* service) {
+  Set(service);
+  Notify();  // a change before the attach is seen now
+  return Attachment(this);
+}
+
+void ExtendRoleForwarder::Notify() {
+  MutexLock lock(mu_);
+  if (service_ != nullptr) service_->OnRoleChanged();
+}
+
+void ExtendRoleForwarder::Set(spm::ExtendService* service) {
+  MutexLock lock(mu_);
+  service_ = service;
+}
+
 MailboxFilesFn FileDomainMailboxFiles(Env& env, std::string repository) {
   return [&env, repository = std::move(repository)](
              const std::string& sd) -> Result<MailboxFiles> {

@@ -34,7 +34,9 @@
 #include "agent/notifications.h"
 #include "base/env.h"
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "spm/extend_service.h"
+#include "spm/spm.h"
 
 namespace sanpool::agent {
 
@@ -86,6 +88,49 @@ using MailboxFilesFn =
 // connected; the state file's and `files`' errors. `env` must outlive it.
 spm::LocateMailboxFn PoolMailboxLocator(Env& env, std::string state_file,
                                         MailboxFilesFn files);
+
+// Tells the extend service about the Spm's role changes (SpmDeps::on_change)
+// although main.cc makes the service after the Spm:
+//
+//   ExtendRoleForwarder forward;                  // outlives the Spm
+//   SpmDeps{.on_change = forward.Wrap(SpmChangePublisher(hub))};
+//   ...
+//   ExtendRoleForwarder::Attachment a = forward.Attach(&extend_service);
+//
+// Each change first calls service->OnRoleChanged() (the service stops or
+// starts serving the mailbox at once; never blocks), then `next`. Attach's
+// result detaches when destroyed, so declare it after the service.
+// Thread-safety: thread-safe; Wrap's callback may run on any thread.
+class ExtendRoleForwarder {
+ public:
+  using OnChange = std::function<void(const std::string& pool_uuid,
+                                      const spm::SpmStatus& status)>;
+  class [[nodiscard]] Attachment {
+   public:
+    explicit Attachment(ExtendRoleForwarder* owner) : owner_(owner) {}
+    ~Attachment() { owner_->Set(nullptr); }
+    Attachment(const Attachment&) = delete;
+    Attachment& operator=(const Attachment&) = delete;
+
+   private:
+    ExtendRoleForwarder* owner_;
+  };
+
+  // The callback for SpmDeps::on_change. `next` may be null.
+  OnChange Wrap(OnChange next);
+  // Forwards to `service` until the result is destroyed (after which no
+  // call reaches the service). REQUIRES: nothing attached.
+  Attachment Attach(spm::ExtendService* service) EXCLUDES(mu_);
+
+  // Tells the attached service, if any.
+  void Notify() EXCLUDES(mu_);
+
+ private:
+  void Set(spm::ExtendService* service) EXCLUDES(mu_);
+
+  Mutex mu_;  // held while notifying, so detaching waits for a call
+  spm::ExtendService* service_ GUARDED_BY(mu_) = nullptr;
+};
 
 // File domains: dom_md/inbox and dom_md/outbox next to the metadata that
 // FindFileDomainMetadata finds under <repository>/mnt.

@@ -189,5 +189,35 @@ TEST_CASE("the pool's master mailbox is found from the local pool state") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("the Spm's role changes reach the extend service first") {
+  ExtendFixture f;
+  spm::testing::TestHost& a = f.StartHost(1, false, [](spm::ExtendServiceOptions& o) {
+    o.role_poll_interval = std::chrono::hours(1);  // only the callback helps
+  });
+  ExtendRoleForwarder forward;
+  std::vector<std::string> order;
+  ExtendRoleForwarder::OnChange on_change =
+      forward.Wrap([&](const std::string& pool, const spm::SpmStatus&) {
+        order.push_back(pool);
+      });
+  {
+    ExtendRoleForwarder::Attachment attached = forward.Attach(a.service.get());
+    a.role.set_spm(true);
+    on_change("pool", {.state = spm::SpmState::kSpm});
+    REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+    a.role.set_spm(false);
+    on_change("pool", {.state = spm::SpmState::kFree});
+    REQUIRE(f.Drive([&] { return !a.service->ServingMailbox(); }));
+  }
+  // Detached: nothing reaches the service any more.
+  a.role.set_spm(true);
+  on_change("pool", {.state = spm::SpmState::kSpm});
+  int steps = 0;
+  f.Drive([&] { return ++steps > 50; });
+  CHECK_FALSE(a.service->ServingMailbox());
+  CHECK(order.size() == 3);  // `next` always runs
+  CHECK(a.service->stats().spm_starts == 1);
+}
+
 }  // namespace
 }  // namespace sanpool::agent

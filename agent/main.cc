@@ -281,6 +281,8 @@ int Run(int argc, char** argv) {
                  {{"error", s.ToString()}});
   }
   std::unique_ptr<spm::Spm> spm_role;
+  // The Spm's role changes reach the extend service (made later) first.
+  ExtendRoleForwarder extend_role;
   DomainRegistry domains(
       DomainRegistryDeps{.env = env.get(), .clock = &clock, .qemu_img = &qemu_img,
                          .lock_manager = &lock_manager,
@@ -325,7 +327,7 @@ int Run(int argc, char** argv) {
   spm_role = std::make_unique<spm::Spm>(
       spm::SpmDeps{.sanlock = &sanlock, .clock = &clock, .tasks = &tasks,
                    .task_persistence = &task_persistence,
-                   .on_change = SpmChangePublisher(hub)},
+                   .on_change = extend_role.Wrap(SpmChangePublisher(hub))},
       spm::SpmOptions{.auto_contend = config->pool.spm_auto,
                       .backoff_max = config->pool.backoff_max,
                       .io_timeout = io_timeout});
@@ -379,6 +381,8 @@ int Run(int argc, char** argv) {
   if (Status s = extend_service.Start(); !s.ok()) {
     log::Error("agent", "cannot start the extend service", {{"error", s.ToString()}});
   }
+  ExtendRoleForwarder::Attachment extend_role_attached =
+      extend_role.Attach(&extend_service);
   c.extend = {.service = &extend_service, .timeout = config->mailbox.extend_timeout};
   WorkerPool pool(WorkerPoolOptions{.name = "rpc-worker",
                                     .threads = config->worker_threads,

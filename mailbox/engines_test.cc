@@ -1,6 +1,7 @@
 // Host and SPM engines together on two regular files (250 host areas),
 // driven by a FakeClock.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <future>
 #include <thread>
 #include <vector>
@@ -363,6 +364,60 @@ TEST_CASE_METHOD(MailboxFixture, "a reload that falls short fails the request") 
   auto done = hosts.back()->RequestExtend(Request(1, kGiB));
   REQUIRE(Drive([&] { return Ready(done); }));
   CHECK(done.get().status.code() == Code::kFailedPrecondition);
+}
+
+TEST_CASE_METHOD(MailboxFixture, "an extend refused with kAborted is not answered") {
+  std::atomic<bool> refuse{true};
+  SpmMailboxOptions options;
+  options.inbox_path = inbox_path;
+  options.outbox_path = outbox_path;
+  spm = std::make_unique<SpmMailbox>(
+      *env, clock, options,
+      [&](const SpmExtendRequest& r) -> Result<uint64_t> {
+        if (refuse.load()) return AbortedError("not the SPM any more");
+        return vg.Extend(r);
+      },
+      [] { return std::vector<int>{1}; });
+  REQUIRE(spm->Start().ok());
+  HostMailbox& host = StartHost(1);
+  auto done = host.RequestExtend(Request(1, kGiB));
+  REQUIRE(Drive([&] { return spm->stats().not_served >= 1; }));
+  Run(100);
+  CHECK_FALSE(Ready(done));
+  CHECK(Slot(ReadOutboxArea(1), 0)[0] == '\0');
+  CHECK(spm->stats().failure_replies == 0);
+  StopSpm();
+  refuse = false;
+  StartSpm({1});
+  REQUIRE(Drive([&] { return Ready(done); }));
+  CHECK(done.get().status.ok());
+}
+
+TEST_CASE_METHOD(MailboxFixture, "an SPM that may not serve writes nothing") {
+  std::atomic<bool> serving{true};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  vg.SetHook([released](const SpmExtendRequest&) { released.wait(); });
+  StartSpm({1}, [&](SpmMailboxOptions& o) {
+    o.serving = [&serving] { return serving.load(); };
+  });
+  HostMailbox& host = StartHost(1);
+  auto first = host.RequestExtend(Request(1, kGiB));
+  REQUIRE(Drive([&] { return vg.Calls() == 1; }));
+  serving = false;  // the role went while the extend ran
+  release.set_value();
+  auto second = host.RequestExtend(Request(2, kGiB));
+  Run(300);
+  CHECK_FALSE(Ready(first));
+  CHECK_FALSE(Ready(second));
+  CHECK(vg.Calls() == 1);  // the second was never dispatched
+  CHECK(Slot(ReadOutboxArea(1), 0)[0] == '\0');
+  StopSpm();
+  StartSpm({1});  // the next SPM serves both (the first again: idempotent)
+  REQUIRE(Drive([&] { return Ready(first) && Ready(second); }));
+  CHECK(first.get().status.ok());
+  CHECK(second.get().status.ok());
+  CHECK(vg.CallsFor(TestUuid(0x70, 1)) == 2);
 }
 
 }  // namespace

@@ -385,9 +385,11 @@ void HostMailbox::OnReply(int slot, uint64_t size_mib, SteadyTime now,
   if (size_mib == 0) {
     ++stats_.failure_replies;
     FinishAll(p,
-              ResourceExhaustedError("SPM could not extend volume " +
-                                     p->request.volume_uuid +
-                                     " (reply size 0)"),
+              ResourceExhaustedError(
+                  "SPM could not extend volume " + p->request.volume_uuid +
+                  " to " + std::to_string(p->request.target_bytes) +
+                  " bytes (reply size 0: VG full or an lvm error; the "
+                  "SPM's log has the cause)"),
               0, completions);
     return;
   }

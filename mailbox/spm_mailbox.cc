@@ -66,16 +66,29 @@ Status SpmMailbox::Start() {
   return Status::Ok();
 }
 
+void SpmMailbox::RequestStop() {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  waker_.Wake();
+}
+
 void SpmMailbox::Stop() {
   {
     MutexLock lock(mu_);
-    if (stopping_) return;
+    if (joined_) return;
+    joined_ = true;
     stopping_ = true;
   }
   waker_.Wake();
   if (thread_.joinable()) thread_.join();
   if (pool_ != nullptr) pool_->Shutdown();
   log::Info(kLog, "stopped");
+}
+
+bool SpmMailbox::Serving() const {
+  return !options_.serving || options_.serving();
 }
 
 SpmMailboxStats SpmMailbox::stats() const {
@@ -155,6 +168,7 @@ void SpmMailbox::Scan(ScanKind kind) {
   std::sort(active.begin(), active.end());
   active.erase(std::unique(active.begin(), active.end()), active.end());
   if (active.empty()) return;
+  const bool dispatch = Serving();
   const int first = active.front();
   const int count = active.back() - first + 1;
   AlignedBuffer areas(static_cast<size_t>(count) * kMailboxSize);
@@ -190,9 +204,11 @@ void SpmMailbox::Scan(ScanKind kind) {
     read_error_streak_ = 0;
   }
   for (int h : active) {
-    ProcessHost(h, areas.view().substr(
-                       static_cast<size_t>(h - first) * kMailboxSize,
-                       kMailboxSize));
+    ProcessHost(h,
+                areas.view().substr(
+                    static_cast<size_t>(h - first) * kMailboxSize,
+                    kMailboxSize),
+                dispatch);
   }
 }
 
@@ -219,7 +235,8 @@ SpmMailbox::HostState& SpmMailbox::Host(int host_id) {
   return it->second;
 }
 
-void SpmMailbox::ProcessHost(int host_id, std::string_view area) {
+void SpmMailbox::ProcessHost(int host_id, std::string_view area,
+                             bool dispatch) {
   HostState& host = Host(host_id);
   Status valid = VerifyMailbox(area);
   if (!valid.ok()) {
@@ -253,7 +270,7 @@ void SpmMailbox::ProcessHost(int host_id, std::string_view area) {
       case SlotKind::kMessage:
         break;
     }
-    if (!host.in_flight[slot].empty()) continue;
+    if (!host.in_flight[slot].empty() || !dispatch || stopping_) continue;
     if (IsReplyTo(message, reply)) {
       const std::optional<uint64_t> replied = SizeOf(reply);
       if (replied && (*replied == 0 || replied == SizeOf(message))) continue;
@@ -288,7 +305,27 @@ void SpmMailbox::ProcessHost(int host_id, std::string_view area) {
 
 void SpmMailbox::Serve(int host_id, int slot, std::string request,
                        SpmExtendRequest extend_request) {
+  {
+    MutexLock lock(mu_);
+    if (stopping_) {  // queued before Stop: left to the next SPM
+      Host(host_id).in_flight[slot].clear();
+      return;
+    }
+  }
   Result<uint64_t> size = extend_(extend_request);
+  if (!size.ok() && size.status().code() == Code::kAborted) {
+    // Not served here (the role is gone): no reply, the next SPM serves it.
+    // Not rescanned at once either: only a later scan, if still serving.
+    MutexLock lock(mu_);
+    ++stats_.extends;
+    ++stats_.not_served;
+    Host(host_id).in_flight[slot].clear();
+    log::Info(kLog, "extend not served here",
+              {{"host_id", host_id},
+               {"volume", extend_request.volume_uuid},
+               {"error", size.status().ToString()}});
+    return;
+  }
   const uint64_t target_mib = extend_request.target_bytes / kMiB;
   uint64_t reply_mib = target_mib;
   if (!size.ok()) {
@@ -324,8 +361,12 @@ void SpmMailbox::Serve(int host_id, int slot, std::string request,
 
 void SpmMailbox::FlushOutboxes() {
   std::vector<std::pair<int, AlignedBuffer>> writes;
+  // Checked before taking anything: a host that lost the role writes
+  // nothing more (what stays dirty is dropped with this object).
+  if (!Serving()) return;
   {
     MutexLock lock(mu_);
+    if (stopping_) return;
     for (auto& [host_id, host] : hosts_) {
       if (!host.outbox_dirty) continue;
       AlignedBuffer area(kMailboxSize);

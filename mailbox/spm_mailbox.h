@@ -27,8 +27,15 @@
 // volume has afterwards; it must be idempotent (a target already reached is
 // success). Success is replied with the requested size; any error (VG full:
 // kResourceExhausted) or a returned size below the target is replied with
-// size 0, the protocol's failure. Callbacks run on the pool's threads,
-// at most `extend_concurrency` at once, one at a time per slot.
+// size 0, the protocol's failure, except kAborted: "not served here" (this
+// host is no longer the SPM), which writes no reply, so the next SPM serves
+// the request. Callbacks run on the pool's threads, at most
+// `extend_concurrency` at once, one at a time per slot.
+//
+// Losing the role: `options.serving` is asked (an atomic load) before every
+// dispatch and outbox write; once it says false nothing more is written or
+// started. RequestStop() says the same for good without blocking (callable
+// from a role-change callback); Stop() then joins the threads.
 //
 // Every periodic rescan also reads the active hosts' outbox areas and
 // rewrites any that differ from what this SPM wrote (a stray writer, a lost
@@ -93,6 +100,9 @@ struct SpmMailboxOptions {
   Duration error_backoff = std::chrono::milliseconds(100);
   // Extend callbacks running at once.
   int extend_concurrency = 8;
+  // Whether this host may still serve (the SPM role); null: always. Must
+  // not block. While false no extend is dispatched and no outbox written.
+  std::function<bool()> serving;
 };
 
 struct SpmMailboxStats {
@@ -103,6 +113,7 @@ struct SpmMailboxStats {
   uint64_t write_errors = 0;
   uint64_t extends = 0;         // callbacks finished
   uint64_t failure_replies = 0; // replies with size 0
+  uint64_t not_served = 0;      // extends refused with kAborted (no reply)
   uint64_t bad_mailboxes = 0;   // distinct bad-checksum contents seen
   uint64_t bad_messages = 0;    // distinct undecodable slots seen
   uint64_t cleans = 0;          // CLEAN acks echoed
@@ -129,6 +140,10 @@ class SpmMailbox {
   // not written (after Stop this host may no longer be the SPM). Blocks.
   // Idempotent.
   void Stop() EXCLUDES(mu_);
+  // Never blocks: from now on nothing is dispatched or written (a write
+  // already under way completes) and the polling thread ends. Stop() still
+  // joins. Idempotent; may be called from any thread.
+  void RequestStop() EXCLUDES(mu_);
 
   SpmMailboxStats stats() const EXCLUDES(mu_);
 
@@ -151,7 +166,9 @@ class SpmMailbox {
   void Scan(ScanKind kind) EXCLUDES(mu_);
   void RepairOutboxes(const std::vector<int>& active, int first,
                       std::string_view stored) REQUIRES(mu_);
-  void ProcessHost(int host_id, std::string_view area) REQUIRES(mu_);
+  void ProcessHost(int host_id, std::string_view area, bool dispatch)
+      REQUIRES(mu_);
+  bool Serving() const;  // options_.serving, true when unset
   void Serve(int host_id, int slot, std::string request,
              SpmExtendRequest extend_request) EXCLUDES(mu_);
   void FlushOutboxes() EXCLUDES(mu_);
@@ -172,6 +189,7 @@ class SpmMailbox {
   mutable Mutex mu_;
   bool started_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
+  bool joined_ GUARDED_BY(mu_) = false;  // Stop() ran
   bool rescan_needed_ GUARDED_BY(mu_) = false;
   std::map<int, HostState> hosts_ GUARDED_BY(mu_);
   std::string last_event_ GUARDED_BY(mu_);

@@ -90,7 +90,17 @@ void ExtendService::Stop() {
   reload_pool_.Shutdown();
 }
 
-void ExtendService::OnRoleChanged() { waker_.Wake(); }
+void ExtendService::OnRoleChanged() {
+  if (!deps_.role->IsSpm()) {
+    // Lost (maybe regained since): stop serving now, without blocking; the
+    // control thread joins the old mailbox and, if SPM again, starts a
+    // fresh one (which zeroes the outbox and re-serves everything).
+    MutexLock lock(mu_);
+    role_lost_ = true;
+    if (spm_) spm_->RequestStop();
+  }
+  waker_.Wake();
+}
 
 void ExtendService::Loop() {
   for (;;) {
@@ -114,10 +124,12 @@ std::optional<SteadyTime> ExtendService::Reconcile() {
   {
     MutexLock lock(mu_);
     if (stopping_) return std::nullopt;
-    if (want == (spm_ != nullptr)) return std::nullopt;
-    if (!want) {
+    const bool lost = std::exchange(role_lost_, false);
+    if (spm_ != nullptr && (!want || lost)) {
       old = std::move(spm_);
       ++stats_.spm_stops;
+    } else if (want == (spm_ != nullptr)) {
+      return std::nullopt;
     }
   }
   if (old) {
@@ -125,7 +137,7 @@ std::optional<SteadyTime> ExtendService::Reconcile() {
     // their replies are not written.
     old->Stop();
     log::Info("extend", "SPM role lost: mailbox stopped");
-    return std::nullopt;
+    if (!want) return std::nullopt;
   }
 
   auto fail = [&](const Status& s) -> std::optional<SteadyTime> {
@@ -151,11 +163,23 @@ std::optional<SteadyTime> ExtendService::Reconcile() {
   o.event_interval = options_.event_interval;
   o.rescan_interval = options_.rescan_interval;
   o.extend_concurrency = options_.mailbox_waiters;
+  const SpmRole* role = deps_.role;
+  o.serving = [role] { return role->IsSpm(); };
   auto spm = std::make_unique<mailbox::SpmMailbox>(
       *deps_.env, clock, o,
-      [this](const mailbox::SpmExtendRequest& r) {
-        return batcher_.ExtendNow(
+      [this](const mailbox::SpmExtendRequest& r) -> Result<uint64_t> {
+        Result<uint64_t> size = batcher_.ExtendNow(
             {r.domain_uuid, "", r.volume_uuid, r.target_bytes});
+        if (!size.ok() &&
+            (IsNotSpm(size.status()) ||
+             size.status().code() == Code::kCancelled ||
+             size.status().code() == Code::kUnavailable)) {
+          // Nothing was extended and this host cannot serve it (role gone,
+          // service stopping): no reply, the next SPM serves it. A size-0
+          // reply would fail the host's request for good.
+          return AbortedError("not served here: " + size.status().ToString());
+        }
+        return size;
       },
       nullptr);
   if (Status s = spm->Start(); !s.ok()) return fail(s);

@@ -26,11 +26,15 @@
 // host sent before it became the SPM are served by itself) through the
 // same ExtendBatcher. The service's control thread starts it when the role
 // is gained and stops it as soon as the role is lost: at once when told
-// through OnRoleChanged (which never blocks, so it may be called from Spm's
-// on_change callback), else within `role_poll_interval`. A failed start (master unreachable) is retried
-// every `retry_interval` while the role lasts. A new SPM re-serves every
-// pending request and hosts resend unanswered ones: extends are absolute,
-// so serving one twice is harmless.
+// through OnRoleChanged (which never blocks, so it is called from Spm's
+// on_change callback), else within `role_poll_interval`. Whatever the
+// notification's delay, the mailbox asks the role before every dispatch
+// and outbox write, so a host that lost the role writes no reply, and an
+// extend the batcher refuses (654) is left unanswered for the next SPM
+// rather than answered with the failure size 0. A failed start (master
+// unreachable) is retried every `retry_interval` while the role lasts. A
+// new SPM re-serves every pending request and hosts resend unanswered ones:
+// extends are absolute, so serving one twice is harmless.
 //
 // Completion: `done` runs exactly once per Extend, then `on_extended` (if
 // set), on a service or mailbox thread, or inline for immediate errors.
@@ -180,8 +184,14 @@ class ExtendService {
   // refreshes. Blocks. Idempotent.
   void Stop() EXCLUDES(mu_);
 
-  // The role may have changed: the control thread looks now. Never blocks.
-  void OnRoleChanged();
+  // The role may have changed (wire it to Spm's on_change). Never blocks.
+  // If this host is not the SPM now, the SPM mailbox stops serving at once
+  // (nothing more dispatched or written to the outbox) and the control
+  // thread joins it; if it is, the control thread starts serving at once
+  // (a new SpmMailbox zeroes the outbox and re-serves every pending
+  // request of every host). Local requests still queued when the role went
+  // are refused by the batcher (654) and re-sent through the mailbox.
+  void OnRoleChanged() EXCLUDES(mu_);
 
   // Extends `request.volume_uuid` of `request.domain_uuid` to
   // request.target_bytes (absolute; > 0; UUIDs canonical). `done` runs
@@ -227,6 +237,9 @@ class ExtendService {
   std::unique_ptr<mailbox::HostMailbox> host_ GUARDED_BY(mu_);
   std::unique_ptr<mailbox::SpmMailbox> spm_ GUARDED_BY(mu_);
   int start_error_streak_ GUARDED_BY(mu_) = 0;
+  // OnRoleChanged saw the role gone: the running SPM mailbox is replaced
+  // even if the role is back by the time the control thread looks.
+  bool role_lost_ GUARDED_BY(mu_) = false;
   ExtendServiceStats stats_ GUARDED_BY(mu_);
 };
 

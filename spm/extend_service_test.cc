@@ -252,5 +252,136 @@ TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
   CHECK(a.service->stats().spm_stops == 1);
 }
 
+// The Spm's on_change reaches OnRoleChanged; polling is made useless here
+// (an hour) so that only the notification can explain what happens.
+void SlowPoll(ExtendServiceOptions& o) {
+  o.role_poll_interval = std::chrono::hours(1);
+}
+
+TEST_CASE("a role gained through OnRoleChanged serves pending requests at once") {
+  ExtendFixture f;
+  TestHost& a = f.StartHost(1, false, SlowPoll);
+  TestHost& b = f.StartHost(2, false, SlowPoll);
+  auto x = b.service->Extend(f.Request(1, 2 * kGiB));
+  auto y = a.service->Extend(f.Request(2, 3 * kGiB));  // its own, pending
+  int steps = 0;
+  f.Drive([&] { return ++steps > 50; });  // nobody serves: both wait
+  REQUIRE(x.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+  a.SetSpm(true);
+  REQUIRE(f.DriveReady(x));
+  REQUIRE(f.DriveReady(y));
+  ExtendResult rx = x.get(), ry = y.get();
+  INFO(rx.status.ToString() << " / " << ry.status.ToString());
+  CHECK(rx.status.ok());
+  CHECK(ry.status.ok());
+  CHECK(ry.path == ExtendPath::kMailbox);  // sent before it was the SPM
+  CHECK(a.service->stats().spm_starts == 1);
+  CHECK(f.mb.vg.Size(rx.request.volume_uuid) == 2 * kGiB);
+}
+
+TEST_CASE("a role lost through OnRoleChanged stops serving; the next SPM serves all") {
+  ExtendFixture f;
+  TestHost& a = f.StartHost(1, true, [](ExtendServiceOptions& o) {
+    SlowPoll(o);
+    o.spm_per_domain = 1;
+  });
+  TestHost& b = f.StartHost(2, false, SlowPoll);
+  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  auto x = b.service->Extend(f.Request(1, 3 * kGiB));
+  auto entered_f = entered.get_future();
+  REQUIRE(f.Drive([&] {
+    return entered_f.wait_for(std::chrono::seconds(0)) ==
+           std::future_status::ready;
+  }));
+  auto y = a.service->Extend(f.Request(2, 4 * kGiB));  // queued behind X
+
+  a.SetSpm(false);
+  b.SetSpm(true);
+  REQUIRE(f.DriveReady(x));  // b re-serves X while a's lvextend still runs
+  release.set_value();
+  REQUIRE(f.DriveReady(y));
+  ExtendResult rx = x.get(), ry = y.get();
+  INFO(rx.status.ToString() << " / " << ry.status.ToString());
+  CHECK(rx.status.ok());
+  CHECK(ry.status.ok());
+  CHECK(ry.path == ExtendPath::kMailbox);
+  CHECK(a.service->stats().rerouted == 1);
+  REQUIRE(f.Drive([&] { return !a.service->ServingMailbox(); }));
+  CHECK(a.service->stats().spm_stops == 1);
+  CHECK(f.mb.vg.Size(rx.request.volume_uuid) == 3 * kGiB);
+  CHECK(f.mb.vg.Size(ry.request.volume_uuid) == 4 * kGiB);
+}
+
+// Regression: the old SPM's mailbox answered an extend the batcher refused
+// (654, role gone) with size 0, failing the host's request for good.
+TEST_CASE("a host that lost the role unnoticed never answers with size 0") {
+  ExtendFixture f;
+  TestHost& a = f.StartHost(1, true, [](ExtendServiceOptions& o) {
+    SlowPoll(o);
+    o.spm_per_domain = 1;
+  });
+  TestHost& b = f.StartHost(2, false, SlowPoll);
+  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  auto x = b.service->Extend(f.Request(1, 3 * kGiB));
+  auto entered_f = entered.get_future();
+  REQUIRE(f.Drive([&] {
+    return entered_f.wait_for(std::chrono::seconds(0)) ==
+           std::future_status::ready;
+  }));
+  auto z = b.service->Extend(f.Request(2, 2 * kGiB));  // queued behind X
+  int steps = 0;
+  f.Drive([&] { return ++steps > 100; });  // a's mailbox dispatched Z
+
+  a.role.set_spm(false);  // nobody tells a's service
+  release.set_value();    // X's lvextend ends, Z's batch is refused
+  steps = 0;
+  f.Drive([&] { return ++steps > 200; });
+  CHECK(z.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+  CHECK(a.service->stats().batcher.not_spm == 1);
+
+  b.SetSpm(true);
+  REQUIRE(f.DriveReady(x));
+  REQUIRE(f.DriveReady(z));
+  ExtendResult rx = x.get(), rz = z.get();
+  INFO(rx.status.ToString() << " / " << rz.status.ToString());
+  CHECK(rx.status.ok());
+  CHECK(rz.status.ok());
+  CHECK(f.mb.vg.Size(rz.request.volume_uuid) == 2 * kGiB);
+}
+
+TEST_CASE("lost and regained before the control thread looks: a fresh mailbox") {
+  ExtendFixture f;
+  TestHost& a = f.StartHost(1, true, SlowPoll);
+  TestHost& b = f.StartHost(2, false, SlowPoll);
+  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+  a.role.set_spm(false);
+  a.service->OnRoleChanged();
+  a.SetSpm(true);
+  REQUIRE(f.Drive([&] { return a.service->stats().spm_starts == 2; }));
+  CHECK(a.service->stats().spm_stops == 1);
+  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+  auto x = b.service->Extend(f.Request(1, kGiB));
+  REQUIRE(f.DriveReady(x));
+  CHECK(x.get().status.ok());
+}
+
 }  // namespace
 }  // namespace sanpool::spm
