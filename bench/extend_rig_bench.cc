@@ -41,15 +41,20 @@
 // non-SPM host's is the mailbox's idle cost (both also monitor domains).
 //
 // JSON on stdout (and --json-out), a table on stderr. Always ends with
-// `rig down`; --clean then removes D (the smoke test). Exit 1 if anything
+// `rig down` (also on SIGINT/SIGTERM); --clean then removes D (the smoke
+// test). Exit 1 if anything
 // failed (a set-up step or any extend), 77 when not root.
 // Smoke (the 'system' test extend_rig_bench):
 //   extend-rig-bench --levels 1 --rounds 1 --idle-s 1 --lun-gib 8 --clean
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -576,6 +581,34 @@ std::string Bench::Report() const {
   return json.str();
 }
 
+// SIGINT/SIGTERM (Ctrl-C, meson's timeout): the rig goes down before the
+// process exits (1). Best effort: Down() runs on `r` while the main thread
+// may still be using it (it only gets errors from then on, and waits for
+// this thread's exit instead of returning). Call before
+// any other thread starts, so that they all inherit the blocked signals.
+std::atomic<bool> interrupted{false};
+
+void DownOnSignal(rig::Rig& r, std::string dir, bool clean) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([&r, set, dir = std::move(dir), clean] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    interrupted = true;
+    std::cerr << "extend-rig-bench: signal " << sig << ": rig down\n";
+    Status down = r.Down();
+    // Once more if the main thread's own Down raced with this one.
+    if (!down.ok()) down = r.Down();
+    if (!down.ok()) std::cerr << "extend-rig-bench: rig down: " << down.ToString() << "\n";
+    std::error_code ec;
+    if (down.ok() && clean) std::filesystem::remove_all(dir, ec);
+    std::_Exit(1);
+  }).detach();
+}
+
 std::vector<int> ParseLevels(const std::string& text) {
   std::vector<int> out;
   std::stringstream in(text);
@@ -593,6 +626,10 @@ int Main(int argc, char** argv) {
   bool usage = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--clean") {
+      flags.clean = true;
+      continue;
+    }
     std::string value = i + 1 < argc ? argv[++i] : "";
     if (arg == "--hosts") flags.hosts = std::atoi(value.c_str());
     else if (arg == "--levels") flags.levels = ParseLevels(value);
@@ -601,10 +638,6 @@ int Main(int argc, char** argv) {
     else if (arg == "--idle-s") flags.idle_s = std::atoi(value.c_str());
     else if (arg == "--lun-gib") flags.lun_gib = std::atoi(value.c_str());
     else if (arg == "--dir") flags.dir = value;
-    else if (arg == "--clean") {
-      flags.clean = true;
-      --i;  // takes no value
-    }
     else if (arg == "--json-out") flags.json_out = value;
     else usage = true;
   }
@@ -628,12 +661,15 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Env> env = NewPosixEnv();
   PosixProcessRunner runner;
   rig::Rig r(*env, runner, *binaries, flags.dir);
+  DownOnSignal(r, flags.dir, flags.clean);
   Bench bench(r, flags);
   // Two sparse LUNs: the VG holds hosts x max(levels) volumes grown by
   // rounds x step each; lvm writes only metadata.
   Status run = RunOnRig(
       r, {.hosts = flags.hosts, .luns = 2, .lun_size = uint64_t(flags.lun_gib) << 30},
       [&] { return bench.Run(); }, "extend-rig-bench");
+  // After a signal, DownOnSignal's thread ends the process.
+  while (interrupted) std::this_thread::sleep_for(std::chrono::seconds(1));
   if (run.ok() && flags.clean) {
     std::error_code ec;
     std::filesystem::remove_all(flags.dir, ec);
