@@ -21,6 +21,9 @@
 //   (d) garbage over a host's inbox area (bad checksum): the SPM logs and
 //       skips it and serves the other host; the garbaged host's next request
 //       rewrites its area and is served;
+//   (h) StoragePool.spmStop right after 20 requests were sent: what the
+//       old SPM refuses is left for the next one, never failed (regression:
+//       it was answered with size 0, the protocol's failure);
 //   (a) the SPM agent SIGKILLed right after 20 requests from the other two
 //       hosts were sent: another host becomes SPM and serves them all;
 //   (b) host crash of the new SPM (its agent, sanlock daemon and dmemu
@@ -478,7 +481,10 @@ TEST_CASE("extends through the mailbox under load, garbage, VG full and "
     pool.ExpectAllExtended(*repaired);
   }
 
-  // (a) SIGKILL of the SPM agent with 20 requests just sent from the others.
+  // (h) The SPM gives the role up (StoragePool.spmStop) right after 20
+  // requests from the others were sent: what its batcher then refuses (654)
+  // is left unanswered, not failed with size 0; the next SPM (automatic
+  // contention, maybe the same host again) serves it.
   {
     std::vector<Call> calls;
     for (int h : {n1, n2}) {
@@ -488,9 +494,26 @@ TEST_CASE("extends through the mailbox under load, garbage, VG full and "
     }
     auto running = pool.Start(std::move(calls));
     std::this_thread::sleep_for(milliseconds(30));
+    pool.agent(spm).Call("StoragePool.spmStop", {{"storagepoolID", kPool}});
+    pool.ExpectAllExtended(*running);
+    spm = pool.WaitForSpm({1, 2, 3});
+    REQUIRE(spm != 0);
+    others = Others(spm, {1, 2, 3});
+  }
+
+  // (a) SIGKILL of the SPM agent with 20 requests just sent from the others.
+  {
+    std::vector<Call> calls;
+    for (int h : others) {
+      for (int i = 0; i < kPerHost; ++i) {
+        calls.push_back({.host = h, .vol = GVol(h, i), .target = 5 * kLv});
+      }
+    }
+    auto running = pool.Start(std::move(calls));
+    std::this_thread::sleep_for(milliseconds(30));
     pool.agent(spm).Kill();
     const auto killed = steady_clock::now();
-    const int next = pool.WaitForSpm({n1, n2});
+    const int next = pool.WaitForSpm(others);
     REQUIRE(next != 0);
     pool.ExpectAllExtended(*running);
     // Some were served by the new SPM: they ended well after the kill
@@ -512,7 +535,7 @@ TEST_CASE("extends through the mailbox under load, garbage, VG full and "
     std::vector<Call> calls;
     for (int h : others) {
       for (int i = 0; i < kPerHost; ++i) {
-        calls.push_back({.host = h, .vol = GVol(h, i), .target = 5 * kLv});
+        calls.push_back({.host = h, .vol = GVol(h, i), .target = 6 * kLv});
       }
     }
     // The restarted host must be connected again before it can ask.
