@@ -120,7 +120,11 @@ struct AgentClusterOptions {
 // N agents sharing <dir>/repo, host h (1-based) with its own sanlock daemon
 // in <dir>/sl<h>, run dir, state file and socket. Settings: sanlock
 // io_timeout 2 s, spm.backoff_max_ms 300, monitor.interval_s 1. The
-// destructor kills the agents, then the daemons, then removes the directory.
+// constructor first writes back the file system's dirty data (syncfs) that
+// earlier tests left, so it cannot stall the daemons' lease I/O. The
+// destructor kills the agents, then the daemons, then removes the directory;
+// when a REQUIRE failed (an exception is in flight) it first prints the tail
+// of every agent's and daemon's log to stderr.
 class AgentCluster {
  public:
   explicit AgentCluster(AgentClusterOptions options);

@@ -4,15 +4,20 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <thread>
+
+#include "base/unique_fd.h"
 
 extern char** environ;
 
@@ -43,6 +48,20 @@ bool ReadStat(pid_t pid, char* state, uint64_t* start_time) {
     }
   }
   return false;
+}
+
+// Whether /proc/<pid>/task lists a thread other than the main one.
+bool OtherThreadsLeft(pid_t pid) {
+  DIR* tasks = ::opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (tasks == nullptr) return false;
+  bool found = false;
+  const std::string self = std::to_string(pid);
+  while (dirent* entry = ::readdir(tasks)) {
+    std::string_view name(entry->d_name);
+    if (name != "." && name != ".." && name != self) found = true;
+  }
+  ::closedir(tasks);
+  return found;
 }
 
 bool NamesDir(std::string_view text, const std::string& prefix) {
@@ -109,14 +128,23 @@ Result<uint64_t> ProcessStartTime(pid_t pid) {
   return start;
 }
 
-bool IsAlive(const ProcessRecord& process) {
-  if (process.pid <= 0 || process.start_time == 0) return false;
+ProcessState GetProcessState(const ProcessRecord& process) {
+  if (process.pid <= 0 || process.start_time == 0) return ProcessState::kGone;
   int wstatus = 0;
   ::waitpid(process.pid, &wstatus, WNOHANG);  // ECHILD unless ours
   char state = '?';
   uint64_t start = 0;
-  if (!ReadStat(process.pid, &state, &start)) return false;
-  return start == process.start_time && state != 'Z' && state != 'X';
+  if (!ReadStat(process.pid, &state, &start) || start != process.start_time) {
+    return ProcessState::kGone;
+  }
+  if (state != 'Z' && state != 'X') return ProcessState::kRunning;
+  // A zombie main thread: the kernel keeps the thread group's leader until
+  // every other thread has exited, and only then closes the files.
+  return OtherThreadsLeft(process.pid) ? ProcessState::kExiting : ProcessState::kGone;
+}
+
+bool IsAlive(const ProcessRecord& process) {
+  return GetProcessState(process) != ProcessState::kGone;
 }
 
 void SignalProcess(const ProcessRecord& process, int signo) {
@@ -136,6 +164,38 @@ bool WaitGone(const std::vector<ProcessRecord>& processes, std::chrono::millisec
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+Result<pid_t> UnixSocketListenerPid(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return InvalidArgumentError("socket path too long: " + path);
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoToStatus(errno, "socket");
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return UnavailableError("nothing accepts on " + path + ": " + std::strerror(errno));
+  }
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    return ErrnoToStatus(errno, "SO_PEERCRED " + path);
+  }
+  return cred.pid;
+}
+
+Result<pid_t> FcntlLockHolder(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return ErrnoToStatus(errno, "open " + path);
+  struct flock lock {};
+  lock.l_type = F_WRLCK;  // conflicts with any lock
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 0;  // the whole file
+  if (::fcntl(fd.get(), F_GETLK, &lock) != 0) return ErrnoToStatus(errno, "F_GETLK " + path);
+  return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 
 std::vector<RigProcess> FindRigProcesses(const std::string& dir) {

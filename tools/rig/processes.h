@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,17 +44,45 @@ Result<ProcessRecord> SpawnDetached(const SpawnSpec& spec);
 // such process.
 Result<uint64_t> ProcessStartTime(pid_t pid);
 
-// True while the recorded process exists, is the same process (start time)
-// and is not a zombie. Reaps it first if it is a dead child of the caller.
+enum class ProcessState {
+  kGone,     // no such process (or another one with a recycled pid), or a
+             // zombie with nothing left of it
+  kRunning,  // its main thread runs
+  // Its main thread has exited (a zombie in /proc/<pid>/stat) but other
+  // threads have not yet: a SIGKILLed multi-threaded daemon whose thread
+  // still waits in the kernel (a sanlock daemon's in-flight direct I/O
+  // under a disk stall). Until the last thread is gone the process keeps
+  // its files open, so its fcntl locks and listening sockets live on.
+  kExiting,
+};
+
+// The recorded process's state; reaps it first if it is a dead child of the
+// caller.
+ProcessState GetProcessState(const ProcessRecord& process);
+
+// True while the recorded process exists and is the same process (start
+// time): kRunning or kExiting.
 bool IsAlive(const ProcessRecord& process);
 
 // Sends `signo` to the process group and the process, if IsAlive().
 void SignalProcess(const ProcessRecord& process, int signo);
 
-// Waits until none of `processes` IsAlive(), polling every 20 ms. Returns
-// whether they all went within `timeout`.
+// Waits until none of `processes` IsAlive() (kExiting counts: a process is
+// gone when its last thread is), polling every 20 ms. Returns whether they
+// all went within `timeout`.
 bool WaitGone(const std::vector<ProcessRecord>& processes,
               std::chrono::milliseconds timeout);
+
+// The pid of the process that listens on the Unix stream socket `path`
+// (SO_PEERCRED of a connection to it: who called listen()). Tells a new
+// daemon from an old one still holding the socket. kUnavailable when
+// nothing accepts; errno-derived errors otherwise. One local connect().
+Result<pid_t> UnixSocketListenerPid(const std::string& path);
+
+// The pid of a process holding a POSIX (fcntl) lock on `path` (a daemon's
+// pid file), or 0 when no one does; a lock of the caller itself does not
+// count. kNotFound when `path` does not exist. Does not block.
+Result<pid_t> FcntlLockHolder(const std::string& path);
 
 struct RigProcess {
   std::string program;  // "sanlock", "sanpool-agent" or "sanpool-dmemu"

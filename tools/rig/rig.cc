@@ -277,7 +277,8 @@ Status Rig::Down() {
   std::vector<ProcessRecord> all = agents;
   all.insert(all.end(), dmemus.begin(), dmemus.end());
   all.insert(all.end(), sanlocks.begin(), sanlocks.end());
-  if (!WaitGone(all, std::chrono::seconds(10))) {
+  // Up to a minute: a daemon with I/O in flight exits when the I/O is done.
+  if (!WaitGone(all, std::chrono::seconds(60))) {
     Keep(first, DeadlineExceededError("rig processes still alive after SIGKILL"));
   }
   Result<std::vector<std::string>> host_dirs = env_.ListDir(layout_.hosts_dir);

@@ -23,6 +23,12 @@ namespace {
 constexpr std::string_view kLog = "rig";
 constexpr auto kPoll = std::chrono::milliseconds(50);
 constexpr auto kDaemonStartTimeout = std::chrono::seconds(15);
+// How long a SIGKILLed process may take to exit: its threads finish the
+// I/O they are in first (a slow disk), then it closes its files.
+constexpr auto kOldProcessExitTimeout = std::chrono::seconds(60);
+// In SANLOCK_RUN_DIR (sanlock's SANLK_LOCKFILE_NAME, SANLK_SOCKET_NAME).
+constexpr char kSanlockPidFile[] = "sanlock.pid";
+constexpr char kSanlockSocket[] = "sanlock.sock";
 
 std::string LogTail(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -63,12 +69,40 @@ Status WaitReady(const ProcessRecord& process, std::string_view what, const std:
   }
 }
 
+// Waits (bounded) until a process of an earlier start that is exiting is
+// gone; a running or gone one returns at once.
+Status WaitExited(const ProcessRecord& process, std::string_view what,
+                  const std::string& log_path) {
+  if (GetProcessState(process) != ProcessState::kExiting) return Status::Ok();
+  if (WaitGone({process}, kOldProcessExitTimeout)) return Status::Ok();
+  return DeadlineExceededError("an earlier " + std::string(what) + " (pid " +
+                               std::to_string(process.pid) + ") is still exiting after " +
+                               std::to_string(kOldProcessExitTimeout.count()) + " s; " +
+                               log_path + ":\n" + LogTail(log_path));
+}
+
 }  // namespace
 
 Status Rig::StartSanlock(RigState& state, const HostLayout& host) {
   HostRecord& record = *state.FindHost(host.index);
+  RETURN_IF_ERROR(WaitExited(record.sanlock, "sanlock daemon", host.sanlock_log));
   if (IsAlive(record.sanlock)) return Status::Ok();
   RETURN_IF_ERROR(env_.CreateDirs(host.sanlock_run_dir, 0755));
+  // Whoever still holds the pid file's lock (an earlier daemon of this run
+  // dir that rig.json does not name) would make the new daemon exit at start.
+  const std::string pid_file = JoinPath(host.sanlock_run_dir, kSanlockPidFile);
+  const auto lock_deadline = std::chrono::steady_clock::now() + kOldProcessExitTimeout;
+  while (true) {
+    Result<pid_t> holder = FcntlLockHolder(pid_file);
+    if (!holder.ok() && holder.status().code() != Code::kNotFound) return holder.status();
+    if (!holder.ok() || *holder == 0) break;
+    if (std::chrono::steady_clock::now() >= lock_deadline) {
+      return FailedPreconditionError("process " + std::to_string(*holder) + " still holds " +
+                                     pid_file + "; is an earlier sanlock daemon of host " +
+                                     std::to_string(host.index) + " stuck?");
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
   lease::SanlockDaemonOptions options;
   options.sanlock_binary = binaries_.sanlock;
   options.run_dir = host.sanlock_run_dir;
@@ -79,9 +113,13 @@ Status Rig::StartSanlock(RigState& state, const HostLayout& host) {
                                                   .env_set = command.env,
                                                   .log_path = host.sanlock_log}));
   RETURN_IF_ERROR(SaveState(state));
+  // Ready when the new daemon listens: a socket that accepts may still be
+  // an exiting daemon's (ProcessState::kExiting).
+  const std::string socket = JoinPath(host.sanlock_run_dir, kSanlockSocket);
   RETURN_IF_ERROR(WaitReady(record.sanlock, "sanlock daemon", host.sanlock_log,
                             kDaemonStartTimeout, [&] {
-                              return lease::SanlockDaemonListening(host.sanlock_run_dir);
+                              Result<pid_t> listener = UnixSocketListenerPid(socket);
+                              return listener.ok() && *listener == record.sanlock.pid;
                             }));
   log::Info(kLog, "sanlock started", {{"host", host.index}, {"pid", record.sanlock.pid}});
   return Status::Ok();
@@ -89,6 +127,7 @@ Status Rig::StartSanlock(RigState& state, const HostLayout& host) {
 
 Status Rig::StartDmemu(RigState& state, const HostLayout& host) {
   HostRecord& record = *state.FindHost(host.index);
+  RETURN_IF_ERROR(WaitExited(record.dmemu, "sanpool-dmemu", host.dmemu_log));
   if (IsAlive(record.dmemu)) return Status::Ok();
   // A killed emulator leaves a dead FUSE mount ("Transport endpoint is not
   // connected") that a new one cannot mount over.
@@ -112,6 +151,7 @@ Status Rig::StartDmemu(RigState& state, const HostLayout& host) {
 
 Status Rig::StartAgent(RigState& state, const HostLayout& host, std::chrono::seconds timeout) {
   HostRecord& record = *state.FindHost(host.index);
+  RETURN_IF_ERROR(WaitExited(record.agent, "sanpool-agent", host.agent_log));
   if (IsAlive(record.agent)) return Status::Ok();
   RETURN_IF_ERROR(env_.CreateDirs(host.repository, 0755));
   RETURN_IF_ERROR(env_.CreateDirs(host.storage_run_dir, 0755));
@@ -175,13 +215,22 @@ Status Rig::KillHost(int index) {
   ASSIGN_OR_RETURN(RigState state, LoadState());
   HostRecord* record = state.FindHost(index);
   if (record == nullptr) return NotFoundError("no host " + std::to_string(index));
-  // As close together as three signals get: a crash.
+  HostLayout host = layout_.Host(index);
+  // As close together as three signals get: a crash. Then whatever else of
+  // this host runs (a sanlock helper, a process rig.json lost).
   std::vector<ProcessRecord> all = {record->sanlock, record->dmemu, record->agent};
   for (const ProcessRecord& p : all) SignalProcess(p, SIGKILL);
-  if (!WaitGone(all, std::chrono::seconds(10))) {
-    return DeadlineExceededError("host " + std::to_string(index) + " survived SIGKILL");
+  for (const RigProcess& p : FindRigProcesses(host.dir)) {
+    SignalProcess(p.record, SIGKILL);
+    all.push_back(p.record);
   }
-  HostLayout host = layout_.Host(index);
+  // Gone means every thread gone (WaitGone): a daemon SIGKILLed with direct
+  // I/O in flight exits only when that I/O completes, and keeps its pid
+  // file lock and socket until then.
+  if (!WaitGone(all, kOldProcessExitTimeout)) {
+    return DeadlineExceededError("host " + std::to_string(index) + " survived SIGKILL for " +
+                                 std::to_string(kOldProcessExitTimeout.count()) + " s");
+  }
   if (::umount2(host.dmemu_mount.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
       errno != ENOENT) {
     return ErrnoToStatus(errno, "umount -l " + host.dmemu_mount);
@@ -195,7 +244,7 @@ Status Rig::KillAgent(int index) {
   HostRecord* record = state.FindHost(index);
   if (record == nullptr) return NotFoundError("no host " + std::to_string(index));
   SignalProcess(record->agent, SIGKILL);
-  if (!WaitGone({record->agent}, std::chrono::seconds(10))) {
+  if (!WaitGone({record->agent}, kOldProcessExitTimeout)) {
     return DeadlineExceededError("agent " + std::to_string(index) + " survived SIGKILL");
   }
   log::Info(kLog, "agent killed", {{"host", index}});

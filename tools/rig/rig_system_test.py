@@ -9,11 +9,14 @@ Bounded: every wait has a limit (at most WAIT_S), and the fixture always runs
 loops are detached, also when a test failed.
 """
 
+import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -54,6 +57,36 @@ class Rig:
             raise AssertionError(f"host {index} {method}: {r.stderr}\n{self.logs()}")
         return json.loads(r.stdout)
 
+    def call_error(self, index, method, params):
+        """The JSON-RPC error code of a call that must fail."""
+        r = self.run("call", str(index), method, json.dumps(params), check=False, timeout=120)
+        assert r.returncode == 1, f"host {index} {method} did not fail: {r.stdout}"
+        assert r.stderr.startswith("error "), r.stderr
+        return int(r.stderr.split()[1].rstrip(":"))
+
+    def call_direct(self, index, method, params):
+        """One JSON-RPC call straight to the agent's Unix socket, without the
+        rig command (rig commands on one rig serialise on D/rig.lock, so two
+        `rig call`s never run at the same moment). The JSON-RPC reply."""
+        conn = _UnixHttp(os.path.join(self.dir, "hosts", str(index), "agent.sock"), 120)
+        try:
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                               "params": params})
+            conn.request("POST", "/rpc", body, {"Content-Type": "application/json"})
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+
+    def wait_task(self, index, task_id, wait_s=WAIT_S):
+        """Polls Task.getStatus on host `index` until finished; the status."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            status = self.call(index, "Task.getStatus", {"taskID": task_id})
+            if status["taskState"] == "finished":
+                return status
+            assert time.monotonic() < deadline, f"task {task_id} on host {index}: {status}"
+            time.sleep(0.2)
+
     def spm_status(self, index):
         return self.call(index, "StoragePool.getSpmStatus", {"storagepoolID": POOL})
 
@@ -70,11 +103,34 @@ class Rig:
     def logs(self):
         out = []
         for h in ("1", "2", "3"):
-            path = os.path.join(self.dir, "hosts", h, "agent.log")
-            if os.path.exists(path):
-                with open(path, errors="replace") as f:
-                    out.append(f"--- host {h} agent.log\n" + f.read()[-1500:])
+            for name in ("agent.log", "sanlock.log"):
+                path = os.path.join(self.dir, "hosts", h, name)
+                if os.path.exists(path):
+                    with open(path, errors="replace") as f:
+                        out.append(f"--- host {h} {name}\n" + f.read()[-1500:])
         return "\n".join(out)
+
+    def keep_logs(self, into):
+        """Copies every host's logs to `into` (kept after the rig is gone)."""
+        hosts = os.path.join(self.dir, "hosts")
+        for h in sorted(os.listdir(hosts)) if os.path.isdir(hosts) else []:
+            for name in ("agent.log", "sanlock.log", "dmemu.log"):
+                path = os.path.join(hosts, h, name)
+                if os.path.exists(path):
+                    os.makedirs(into, exist_ok=True)
+                    shutil.copy(path, os.path.join(into, f"host{h}-{name}"))
+
+
+class _UnixHttp(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.unix_path)
+        self.sock = sock
 
 
 def rig_processes(directory):
@@ -105,7 +161,7 @@ def loops_of(directory):
 
 
 @pytest.fixture
-def rig():
+def rig(request, tmp_path):
     if not CLI or not os.access(CLI, os.X_OK):
         pytest.fail(f"sanpool CLI not found: {CLI!r}")
     # Short: sanlock's socket path under it must fit sockaddr_un.
@@ -115,6 +171,7 @@ def rig():
         yield r
     finally:
         down = r.run("down", check=False)
+        r.keep_logs(str(tmp_path / "logs"))
         left = rig_processes(directory)
         loops = loops_of(directory)
         shutil.rmtree(directory, ignore_errors=True)
@@ -228,3 +285,85 @@ def test_failover_after_host_crash(rig):
             break
         assert time.monotonic() < deadline, f"host {spm} did not rejoin: {r.stderr}"
         time.sleep(0.5)
+
+
+def spm_hosts(rig, hosts=(1, 2, 3)):
+    return [h for h in hosts if rig.spm_status(h)["spmStatus"] == "SPM"]
+
+
+def test_concurrent_spm_start_gives_one_spm(rig):
+    rig.run("up", "--hosts", "3", "--lun-size", "10G")
+    make_pool(rig)
+    spm = rig.wait_for_spm([1, 2, 3])
+    a, b = [h for h in (1, 2, 3) if h != spm]
+    # The SDM lease free, two hosts send spmStart at the same moment. The
+    # hosts' automatic contention (spm.auto) may also try, on any host: the
+    # rule under test holds for every mix of contenders.
+    rig.call(spm, "StoragePool.spmStop", {"storagepoolID": POOL})
+    barrier = threading.Barrier(2)
+    replies = {}
+
+    def start(host):
+        barrier.wait()
+        replies[host] = rig.call_direct(host, "StoragePool.spmStart",
+                                        {"storagepoolID": POOL, "prevID": -1, "prevLver": -1})
+
+    threads = [threading.Thread(target=start, args=(h,)) for h in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT_S)
+    assert set(replies) == {a, b}
+    results = {}
+    for h, reply in replies.items():
+        if "result" in reply:
+            results[h] = rig.wait_task(h, reply["result"])["taskResult"]
+        else:  # scheduled too late: the host is SPM already (auto won there)
+            assert reply["error"]["code"] != 0, reply
+            results[h] = "refused"
+    winner = rig.wait_for_spm([1, 2, 3])
+    # Exactly one SPM, and every host names it.
+    assert spm_hosts(rig) == [winner]
+    assert all(rig.spm_status(h)["spmId"] == winner for h in (1, 2, 3))
+    # At most one spmStart succeeded, and only the winner's.
+    succeeded = [h for h, r in results.items() if r == "success"]
+    assert succeeded in ([], [winner]), results
+    # A few contention rounds later nothing changed.
+    time.sleep(3)
+    assert spm_hosts(rig) == [winner]
+
+
+VOL_DOMAIN_DIR = "nas/" + MASTER + "/images"
+IMAGES = ["5a5a5a5a-0000-4000-8000-0000000000a1", "5a5a5a5a-0000-4000-8000-0000000000a2"]
+VOLUMES = ["5a5a5a5a-0000-4000-8000-0000000000b1", "5a5a5a5a-0000-4000-8000-0000000000b2"]
+
+
+def test_volumes_of_one_spm_are_managed_by_the_next(rig):
+    rig.run("up", "--hosts", "3", "--lun-size", "10G")
+    make_pool(rig)
+    spm = rig.wait_for_spm([1, 2, 3])
+    for img, vol in zip(IMAGES, VOLUMES):
+        task = rig.call(spm, "Volume.create",
+                        {"storagedomainID": MASTER, "storagepoolID": POOL, "imageID": img,
+                         "volumeID": vol, "size": "1048576", "volFormat": 5,
+                         "preallocate": 2, "diskType": "DATA", "desc": f"by host {spm}",
+                         "srcImgUUID": "", "srcVolUUID": ""})
+        assert rig.wait_task(spm, task)["taskResult"] == "success"
+
+    rig.run("kill-agent", str(spm))
+    new_spm = rig.wait_for_spm([h for h in (1, 2, 3) if h != spm])
+    for img, vol in zip(IMAGES, VOLUMES):
+        where = {"storagedomainID": MASTER, "storagepoolID": POOL, "imageID": img}
+        assert rig.call(new_spm, "StorageDomain.getVolumes", where) == [vol]
+        info = rig.call(new_spm, "Volume.getInfo", {**where, "volumeID": vol})
+        assert info["uuid"] == vol and info["image"] == img and info["domain"] == MASTER
+        assert int(info["capacity"]) == 1048576
+        assert info["description"] == f"by host {spm}"
+        assert info["legality"] == "LEGAL"
+
+    for img, vol in zip(IMAGES, VOLUMES):
+        where = {"storagedomainID": MASTER, "storagepoolID": POOL, "imageID": img}
+        task = rig.call(new_spm, "Volume.delete", {**where, "volumeID": vol})
+        assert rig.wait_task(new_spm, task)["taskResult"] == "success"
+        assert not os.path.exists(os.path.join(rig.dir, VOL_DOMAIN_DIR, img, vol))
+        assert rig.call_error(new_spm, "Volume.getInfo", {**where, "volumeID": vol}) != 0
