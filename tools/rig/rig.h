@@ -99,10 +99,15 @@ class Rig {
   // whatever was started stays recorded; call Down().
   Status Up(const UpOptions& options);
   // Starts host `index`'s sanlock daemon, dm emulator and agent, whichever
-  // is not running, and waits until the agent answers Host.ping.
+  // is not running, and waits until the agent answers Host.ping. Waits
+  // first (up to 60 s) for an earlier process that is still exiting and
+  // for the sanlock run dir's pid file lock to be free.
   // kNotFound for an unknown host or a rig that is not up.
   Status StartHost(int index, std::chrono::seconds timeout);
-  // SIGKILLs the three (a crash) and waits until they are gone.
+  // SIGKILLs the three (a crash) and any other rig process naming the
+  // host's directory, and waits (up to 60 s; kDeadlineExceeded after) until
+  // every thread of them is gone: a daemon with I/O in flight holds its pid
+  // file lock and socket until its last thread exits (processes.h).
   Status KillHost(int index);
   // SIGKILLs the agent only.
   Status KillAgent(int index);
