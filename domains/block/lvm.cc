@@ -1,7 +1,10 @@
 #include "domains/block/lvm.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
+#include <charconv>
+#include <optional>
 #include <utility>
 
 #include "base/log.h"
@@ -100,6 +103,22 @@ Status CheckName(std::string_view what, const std::string& name) {
                                 name + "'");
   }
   return Status::Ok();
+}
+
+// A name lvm's shell passes through unchanged as one argument (lvm names
+// are [a-zA-Z0-9+_.-] anyway).
+bool ShellSafeName(const std::string& name) {
+  return !name.empty() && name[0] != '-' &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '+' || c == '_' || c == '.' ||
+                  c == '-';
+         });
+}
+
+std::string JsonString(const boost::json::object& row, std::string_view key) {
+  const boost::json::value* v = row.if_contains(key);
+  if (v == nullptr || !v->is_string()) return {};
+  return std::string(v->as_string());
 }
 
 }  // namespace
@@ -412,6 +431,151 @@ Status Lvm::LvExtend(const DeviceList& devices, const std::string& vg,
                    {"--autobackup", "n", SizeFlag(size), SizeArg(size),
                     vg + "/" + lv},
                    lvm_code::kLogicalVolumeExtendError);
+}
+
+Result<std::vector<Status>> ParseLvmShellLog(std::string_view stdout_data,
+                                             size_t commands,
+                                             std::string_view command,
+                                             int storage_code) {
+  // Split stdout into its JSON objects.
+  std::vector<boost::json::object> objects;
+  boost::json::stream_parser parser;
+  std::string_view rest = stdout_data;
+  for (;;) {
+    while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest[0]))) {
+      rest.remove_prefix(1);
+    }
+    if (rest.empty()) break;
+    parser.reset();
+    boost::system::error_code ec;
+    const size_t used = parser.write_some(rest.data(), rest.size(), ec);
+    if (ec || !parser.done()) {
+      return DataLossError("lvm shell output: not a JSON object sequence at " +
+                           std::to_string(stdout_data.size() - rest.size()))
+          .WithDetail("output", std::string(rest.substr(0, 200)));
+    }
+    boost::json::value v = parser.release();
+    if (!v.is_object() || !v.as_object().contains("log") ||
+        !v.as_object().at("log").is_array()) {
+      return DataLossError("lvm shell output: an object without a log array");
+    }
+    objects.push_back(std::move(v.as_object()));
+    rest.remove_prefix(used);
+  }
+  if (objects.size() == 2 * commands + 1 &&
+      objects.back().at("log").as_array().empty()) {
+    objects.pop_back();  // the shell's own, at exit
+  }
+  if (objects.size() != 2 * commands) {
+    return DataLossError("lvm shell output: " + std::to_string(objects.size()) +
+                         " log reports for " + std::to_string(commands) +
+                         " commands");
+  }
+  std::vector<Status> out;
+  out.reserve(commands);
+  for (size_t i = 0; i < commands; ++i) {
+    // The second object is lastlog's: the command's whole log.
+    const boost::json::array& log = objects[2 * i + 1].at("log").as_array();
+    std::optional<int> ret_code;
+    std::string errors;
+    for (const boost::json::value& entry : log) {
+      if (!entry.is_object()) {
+        return DataLossError("lvm shell output: a log row is not an object");
+      }
+      const boost::json::object& row = entry.as_object();
+      const std::string type = JsonString(row, "log_type");
+      if (type == "status" && JsonString(row, "log_context") == "shell" &&
+          JsonString(row, "log_object_type") == "cmd") {
+        if (JsonString(row, "log_object_name") != command) {
+          return DataLossError("lvm shell output: command " +
+                               std::to_string(i) + " is '" +
+                               JsonString(row, "log_object_name") +
+                               "', expected '" + std::string(command) + "'");
+        }
+        const std::string code = JsonString(row, "log_ret_code");
+        int value = 0;
+        auto [end, err] =
+            std::from_chars(code.data(), code.data() + code.size(), value);
+        if (err != std::errc() || end != code.data() + code.size()) {
+          return DataLossError("lvm shell output: bad log_ret_code '" + code +
+                               "'");
+        }
+        ret_code = value;
+      } else if (type == "error") {
+        errors += JsonString(row, "log_message");
+        errors += '\n';
+      }
+    }
+    if (!ret_code) {
+      return DataLossError("lvm shell output: no status of command " +
+                           std::to_string(i));
+    }
+    // lvm's ECMD_PROCESSED (1) is success; its exit status is then 0, and
+    // a failed command's (ECMD_FAILED 5, EINVALID_CMD_LINE 3) is the same.
+    ProcessResult as_run;
+    as_run.exit_code = *ret_code == 1 ? 0 : *ret_code;
+    if (*ret_code != 1 && as_run.exit_code == 0) as_run.exit_code = 5;
+    as_run.stderr_data = std::move(errors);
+    out.push_back(LvmFailure(as_run, command, storage_code));
+  }
+  return out;
+}
+
+Result<std::vector<Status>> Lvm::LvExtendMany(
+    const DeviceList& devices, const std::string& vg,
+    const std::vector<LvExtendItem>& items) {
+  if (!ShellSafeName(vg)) {
+    return InvalidArgumentError("VG name not usable in lvm's shell: '" + vg +
+                                "'");
+  }
+  for (const std::string& dev : devices) {
+    if (!SafeDevicePath(dev)) {
+      return InvalidArgumentError("device path not usable in an lvm filter: '" +
+                                  dev + "'");
+    }
+  }
+  if (items.empty()) return std::vector<Status>{};
+  // The shell splits lines on blanks and honours quotes: the config string
+  // has double quotes only, so it goes in single quotes.
+  const std::string common = "lvextend --config '" + LvmConfig(devices) +
+                             "' --driverloaded n --autobackup n ";
+  ProcessSpec spec;
+  for (const LvExtendItem& item : items) {
+    if (!ShellSafeName(item.lv)) {
+      return InvalidArgumentError("LV name not usable in lvm's shell: '" +
+                                  item.lv + "'");
+    }
+    spec.stdin_data += common + SizeFlag(item.size) + " " +
+                       SizeArg(item.size) + " " + vg + "/" + item.lv +
+                       "\nlastlog\n";
+  }
+  spec.argv = {options_.binary};
+  spec.env_set["LVM_SUPPRESS_FD_WARNINGS"] = "1";
+  spec.env_set["LVM_COMMAND_PROFILE"] = options_.shell_profile;
+  spec.timeout = options_.timeout;
+  spec.cancel = options_.cancel;
+  log::Debug("lvm", "shell", {{"vg", vg}, {"commands", items.size()}});
+  ASSIGN_OR_RETURN(ProcessResult result, runner_.Run(spec));
+  if (!result.Succeeded()) {
+    Status s = CheckExit(result, "lvm shell");
+    return WithStorageCode(s, lvm_code::kLogicalVolumeExtendError);
+  }
+  Result<std::vector<Status>> parsed =
+      ParseLvmShellLog(result.stdout_data, items.size(), "lvextend",
+                       lvm_code::kLogicalVolumeExtendError);
+  if (!parsed.ok()) {
+    return Status(parsed.status())
+        .WithDetail("stderr", Trimmed(result.stderr_data, 1024));
+  }
+  for (size_t i = 0; i < parsed->size(); ++i) {
+    if (!(*parsed)[i].ok()) {
+      log::Warning("lvm", "command failed",
+                   {{"command", "lvextend"},
+                    {"lv", vg + "/" + items[i].lv},
+                    {"error", (*parsed)[i].ToString()}});
+    }
+  }
+  return parsed;
 }
 
 Status Lvm::LvReduce(const DeviceList& devices, const std::string& vg,

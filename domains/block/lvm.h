@@ -58,7 +58,7 @@
 // 566 lvrename, 603 pvs, 514 vgs, 605 lvs. Report output that does not
 // parse is kDataLoss (lvm_report.h).
 //
-// Blocking: every call runs one lvm process and blocks until it exits (or
+// Blocking: every call (LvExtendMany too) runs one lvm process and blocks until it exits (or
 // its timeout); call from a worker thread. Thread-safety: safe to share
 // between threads; concurrency is bounded by LvmCache, not here.
 #ifndef SANPOOL_DOMAINS_BLOCK_LVM_H_
@@ -206,7 +206,14 @@ struct LvmOptions {
   ReportLocking report_locking = ReportLocking::kShared;
   // Cancelling it terminates running lvm commands (agent shutdown).
   CancellationToken cancel;
+  // The lvm command profile (LVM_COMMAND_PROFILE) of LvExtendMany's lvm
+  // shell: it must enable log/report_command_log with JSON output, which
+  // lvm refuses to take from --config inside the shell. lvm2 ships
+  // "lvmdbusd" (/etc/lvm/profile/lvmdbusd.profile) for its D-Bus daemon's
+  // shell mode, which is exactly that.
+  std::string shell_profile = "lvmdbusd";
 };
+
 
 // Whether pvcreate overwrites an existing PV/VG label (`-y -ff`).
 enum class Force { kNo, kYes };
@@ -238,6 +245,12 @@ struct LvSize {
 
   static LvSize MiB(uint64_t mib) { return {Unit::kMiB, mib}; }
   static LvSize Extents(uint64_t n) { return {Unit::kExtents, n}; }
+};
+
+// One LV of an LvExtendMany batch.
+struct LvExtendItem {
+  std::string lv;
+  LvSize size;
 };
 
 enum class Contiguous { kNo, kYes };
@@ -295,6 +308,19 @@ class Lvm {
   // is not larger than the LV (LvmCache::LvExtend treats that as done).
   Status LvExtend(const DeviceList& devices, const std::string& vg,
                   const std::string& lv, LvSize size);
+  // Many LvExtends of one VG in ONE lvm process: lvm's shell reads
+  // `lvextend <same options as LvExtend> vg/lv` + `lastlog` per item from
+  // stdin (LVM_COMMAND_PROFILE=options.shell_profile), and each command's
+  // outcome is read from its JSON command log (ParseLvmShellLog). Returns
+  // one Status per item, in order, each what LvExtend would have returned
+  // (the error from lvm's messages, through LvmFailure). The batch itself
+  // fails (the caller should fall back to LvExtend per LV) when the
+  // process could not start, failed, timed out, or its output does not
+  // follow the protocol: kUnknown/kDeadlineExceeded/kCancelled or kDataLoss.
+  // Names that are not plain lvm names are kInvalidArgument for the batch.
+  Result<std::vector<Status>> LvExtendMany(
+      const DeviceList& devices, const std::string& vg,
+      const std::vector<LvExtendItem>& items);
   // Shrinks to `size` (`--force`: the caller owns the data layout).
   Status LvReduce(const DeviceList& devices, const std::string& vg,
                   const std::string& lv, LvSize size);
@@ -326,6 +352,19 @@ class Lvm {
 
 // The `--config` string for `devices` (exposed for tests and the doc).
 std::string LvmConfig(const DeviceList& devices);
+
+// The outcomes of `commands` commands named `command` run in lvm's shell,
+// each followed by `lastlog`, with a command profile that reports the
+// command log as JSON: stdout is a sequence of JSON objects {"log": [...]},
+// two per command (the command's own shell-context log, then lastlog's
+// full log) and optionally a final empty one. A command succeeded when its
+// log's shell-context status row for `command` has log_ret_code 1; else its
+// Status is LvmFailure over its error messages (storage_code as there).
+// kDataLoss when the text does not have that shape.
+Result<std::vector<Status>> ParseLvmShellLog(std::string_view stdout_data,
+                                             size_t commands,
+                                             std::string_view command,
+                                             int storage_code);
 
 // The Status for a failed lvm run (see "Errors" above); OK on success.
 Status LvmFailure(const ProcessResult& result, std::string_view command,

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
+#include <map>
 #include <set>
 #include <utility>
+
+#include "base/log.h"
 
 namespace sanpool::lvm {
 
@@ -433,6 +437,76 @@ Status LvmCache::LvExtend(const std::string& vg, const std::string& lv,
                               ? size.value * kMiB
                               : size.value * current->extent_size_bytes;
   return current->size_bytes >= wanted ? Status::Ok() : s;
+}
+
+std::vector<Status> LvmCache::LvExtendMany(
+    const std::string& vg, const std::vector<LvExtendItem>& items) {
+  std::vector<Status> out(items.size(), Status::Ok());
+  // Idempotence first: what is already big enough needs no command.
+  std::map<std::string, Lv> current;
+  if (Result<std::vector<Lv>> lvs = GetAllLvs(vg); lvs.ok()) {
+    for (Lv& lv : *lvs) current.emplace(lv.name, std::move(lv));
+  }
+  auto wanted_bytes = [&](const LvExtendItem& item) -> uint64_t {
+    if (item.size.unit == LvSize::Unit::kMiB) return item.size.value * kMiB;
+    auto it = current.find(item.lv);
+    return it == current.end() ? UINT64_MAX
+                               : item.size.value * it->second.extent_size_bytes;
+  };
+  std::vector<size_t> todo;
+  std::vector<LvExtendItem> run;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto it = current.find(items[i].lv);
+    if (it != current.end() && it->second.size_bytes >= wanted_bytes(items[i])) {
+      continue;
+    }
+    todo.push_back(i);
+    run.push_back(items[i]);
+  }
+  if (run.empty()) return out;
+
+  DeviceList devices;
+  {
+    MutexLock lock(mu_);
+    devices = devices_;
+    ++stats_.changes;
+  }
+  Result<std::vector<Status>> batch = [&] {
+    SlotGuard<Semaphore> slot(*slots_);
+    return lvm_.LvExtendMany(devices, vg, run);
+  }();
+  {
+    MutexLock lock(mu_);
+    InvalidateVgLocked(vg);
+    for (const LvExtendItem& item : run) InvalidateLvLocked(vg, item.lv);
+    InvalidatePvsLocked();
+    if (!batch.ok()) ++stats_.batch_fallbacks;
+  }
+  if (!batch.ok()) {
+    log::Warning("lvm", "lvm shell batch failed, one lvextend per LV",
+                 {{"vg", vg},
+                  {"lvs", run.size()},
+                  {"error", batch.status().ToString()}});
+    for (size_t k = 0; k < todo.size(); ++k) {
+      out[todo[k]] = LvExtend(vg, run[k].lv, run[k].size);
+    }
+    return out;
+  }
+  for (size_t k = 0; k < todo.size(); ++k) {
+    Status s = (*batch)[k];
+    if (s.code() == Code::kFailedPrecondition) {
+      // As LvExtend: refused because it would not grow, i.e. already done.
+      Result<Lv> lv = GetLv(vg, run[k].lv);
+      if (lv.ok()) {
+        const uint64_t wanted = run[k].size.unit == LvSize::Unit::kMiB
+                                    ? run[k].size.value * kMiB
+                                    : run[k].size.value * lv->extent_size_bytes;
+        if (lv->size_bytes >= wanted) s = Status::Ok();
+      }
+    }
+    out[todo[k]] = std::move(s);
+  }
+  return out;
 }
 
 Status LvmCache::LvReduce(const std::string& vg, const std::string& lv,

@@ -59,7 +59,8 @@ struct LvmCacheStats {
   uint64_t hits = 0;     // Reads answered from the cache.
   uint64_t misses = 0;   // Reads that needed a reload (own or joined).
   uint64_t reloads = 0;  // Report commands run.
-  uint64_t changes = 0;  // Changing commands run.
+  uint64_t changes = 0;  // Changing commands run (a batch counts once).
+  uint64_t batch_fallbacks = 0;  // LvExtendMany batches run one by one.
 };
 
 class LvmCache {
@@ -103,6 +104,17 @@ class LvmCache {
   // Idempotent: when the LV already has at least `size`, OK (lvm itself
   // refuses such an extend; the cache then re-reads the LV to decide).
   Status LvExtend(const std::string& vg, const std::string& lv, LvSize size)
+      EXCLUDES(mu_);
+  // Many LvExtends of `vg` with one lvm process (the SPM's extend batches):
+  // each item as LvExtend (absolute, idempotent), but LVs the cache shows
+  // at or above their size (one `lvs <vg>` on a miss) succeed without a
+  // command, and the rest run under ONE command slot as one
+  // Lvm::LvExtendMany. When that fails as a whole (lvm shell protocol,
+  // process died, timeout) it is logged and the batch falls back to
+  // LvExtend per remaining LV. One invalidation for the batch (the VG,
+  // those LVs, the PVs). Returns one Status per item, in order.
+  std::vector<Status> LvExtendMany(const std::string& vg,
+                                   const std::vector<LvExtendItem>& items)
       EXCLUDES(mu_);
   Status LvReduce(const std::string& vg, const std::string& lv, LvSize size)
       EXCLUDES(mu_);
