@@ -353,7 +353,8 @@ int Run(int argc, char** argv) {
   // Thin-volume extends (doc/extend.md): lvextend directly as SPM, else
   // through the master domain's mailbox; the SPM mailbox follows the role.
   spm::BlockExtender extender(
-      [&block_domains](const std::string& sd) { return block_domains.Volumes(sd); });
+      [&block_domains](const std::string& sd) { return block_domains.Volumes(sd); },
+      lvm_cache, activator);
   spm::BlockRefresher refresher(lvm_cache, activator);
   MailboxFilesFn file_mailbox = FileDomainMailboxFiles(*env, config->storage.repository);
   spm::ExtendService extend_service(

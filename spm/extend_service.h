@@ -148,7 +148,7 @@ struct ExtendServiceOptions {
   // SpmMailbox callbacks waiting on the batcher at once: enough for bursts
   // to form batches (each is a thread blocked on a future).
   int mailbox_waiters = 64;
-  int reload_threads = 4;
+  int reload_threads = 16;
   // Between attempts to start the SPM mailbox while SPM.
   Duration retry_interval = std::chrono::seconds(1);
   // The control thread also looks at the role this often, so a role change
