@@ -59,6 +59,7 @@ Status SpmMailbox::Start() {
                     kMessagesPerMailbox});
   started_ = true;
   next_rescan_ = clock_.SteadyNow();  // the first step scans
+  next_full_scan_ = next_rescan_;     // everything
   thread_ = std::thread([this] { Loop(); });
   log::Info(kLog, "started", {{"inbox", options_.inbox_path},
                               {"outbox", options_.outbox_path},
@@ -112,6 +113,8 @@ Duration SpmMailbox::Step() {
   const SteadyTime now = clock_.SteadyNow();
   bool scan = false;
   bool periodic = false;
+  bool full = false;
+  bool evented = false;
   {
     MutexLock lock(mu_);
     if (stopping_) return Duration::zero();
@@ -119,6 +122,8 @@ Duration SpmMailbox::Step() {
     scan = rescan_needed_ || periodic;
     rescan_needed_ = false;
     if (periodic) next_rescan_ = now + options_.rescan_interval;
+    full = periodic && now >= next_full_scan_;
+    if (full) next_full_scan_ = now + options_.full_rescan_interval;
   }
   AlignedBuffer event(kMailboxSize);
   Status read = inbox_->ReadEventBlock(event);
@@ -134,12 +139,21 @@ Duration SpmMailbox::Step() {
     } else {
       std::string_view token = event.view().substr(0, kEventBytes);
       if (token != last_event_) {
+        evented = !last_event_.empty();
         last_event_ = std::string(token);
         scan = true;
       }
     }
   }
-  if (scan) Scan(periodic ? ScanKind::kWithOutbox : ScanKind::kInbox);
+  if (scan) {
+    const bool explained =
+        Scan(periodic ? ScanKind::kWithOutbox : ScanKind::kInbox, full);
+    // Some host wrote its area, but none of the known ones changed: a
+    // host not known yet (its first request). Read them all now.
+    if (evented && !explained && !full && NarrowScans()) {
+      Scan(ScanKind::kInbox, true);
+    }
+  }
   FlushOutboxes();
 
   MutexLock lock(mu_);
@@ -155,19 +169,27 @@ Duration SpmMailbox::Step() {
   return std::clamp(next_rescan_ - after, Duration::zero(), sleep);
 }
 
-void SpmMailbox::Scan(ScanKind kind) {
+bool SpmMailbox::NarrowScans() const {
+  return !active_hosts_ && options_.full_rescan_interval > Duration::zero();
+}
+
+bool SpmMailbox::Scan(ScanKind kind, bool all) {
   std::vector<int> active;
   if (active_hosts_) {
     active = active_hosts_();
-  } else {
+  } else if (all || !NarrowScans()) {
     for (int h = 1; h <= options_.max_host_id; ++h) active.push_back(h);
+  } else {
+    MutexLock lock(mu_);
+    active.assign(known_.begin(), known_.end());
   }
+  const bool full = !active_hosts_ && (all || !NarrowScans());
   std::erase_if(active, [this](int h) {
     return h < 1 || h > options_.max_host_id;
   });
   std::sort(active.begin(), active.end());
   active.erase(std::unique(active.begin(), active.end()), active.end());
-  if (active.empty()) return;
+  if (active.empty()) return false;
   const bool dispatch = Serving();
   const int first = active.front();
   const int count = active.back() - first + 1;
@@ -182,6 +204,7 @@ void SpmMailbox::Scan(ScanKind kind) {
 
   MutexLock lock(mu_);
   ++stats_.scans;
+  if (full) ++stats_.full_scans;
   if (kind == ScanKind::kWithOutbox && read.ok()) {
     if (outbox_read.ok()) {
       RepairOutboxes(active, first, replies.view());
@@ -196,20 +219,27 @@ void SpmMailbox::Scan(ScanKind kind) {
     if (read_error_streak_++ == 0) {
       log::Warning(kLog, "cannot read inbox", {{"error", read.ToString()}});
     }
-    return;
+    return true;  // nothing learned: do not pile a full read on top
   }
   if (read_error_streak_ > 0) {
     log::Info(kLog, "inbox readable again",
               {{"failed_attempts", read_error_streak_}});
     read_error_streak_ = 0;
   }
+  bool changed = false;
   for (int h : active) {
-    ProcessHost(h,
-                areas.view().substr(
-                    static_cast<size_t>(h - first) * kMailboxSize,
-                    kMailboxSize),
-                dispatch);
+    const std::string_view area = areas.view().substr(
+        static_cast<size_t>(h - first) * kMailboxSize, kMailboxSize);
+    if (!known_.contains(h) &&
+        area.find_first_not_of('\0') != std::string_view::npos) {
+      known_.insert(h);
+      changed = true;
+    }
+    auto it = hosts_.find(h);
+    if (it != hosts_.end() && it->second.inbox != area) changed = true;
+    ProcessHost(h, area, dispatch);
   }
+  return changed;
 }
 
 void SpmMailbox::RepairOutboxes(const std::vector<int>& active, int first,

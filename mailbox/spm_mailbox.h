@@ -37,6 +37,15 @@
 // started. RequestStop() says the same for good without blocking (callable
 // from a role-change callback); Stop() then joins the threads.
 //
+// Which host areas are read (no `active_hosts`): with full_rescan_interval
+// zero, all of 1..max_host_id at every scan. Otherwise the SPM reads only
+// the areas of the hosts it knows (hosts whose inbox area it ever saw
+// non-zero), and all of them: at Start, every full_rescan_interval, and at
+// once when an event-block change is not explained by a changed area of a
+// known host (a host's first request: it becomes known). The idle cost is
+// then the event poll plus the known hosts' areas at every rescan plus
+// 2 x max_host_id x 4 KiB per full_rescan_interval.
+//
 // Every periodic rescan also reads the active hosts' outbox areas and
 // rewrites any that differ from what this SPM wrote (a stray writer, a lost
 // write), so a reply the host cannot see is repaired within one rescan.
@@ -56,6 +65,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -96,6 +106,10 @@ struct SpmMailboxOptions {
   // of the inbox host range and one of the outbox range (each at most
   // 250 x 4 KiB = 1000 KiB; 12 KiB for hosts 1..3).
   Duration rescan_interval = std::chrono::seconds(1);
+  // Read every host id's area this often (and on unexplained events);
+  // other scans read the known hosts only (above). Zero: every scan reads
+  // every host id. Ignored when an ActiveHostsFn is given.
+  Duration full_rescan_interval = Duration::zero();
   // Wait after a failed event read before the next one.
   Duration error_backoff = std::chrono::milliseconds(100);
   // Extend callbacks running at once.
@@ -108,6 +122,7 @@ struct SpmMailboxOptions {
 struct SpmMailboxStats {
   uint64_t event_reads = 0;
   uint64_t scans = 0;           // inbox range reads
+  uint64_t full_scans = 0;      // of them, reads of every host id
   uint64_t read_errors = 0;
   uint64_t outbox_writes = 0;
   uint64_t write_errors = 0;
@@ -163,12 +178,15 @@ class SpmMailbox {
   // Reads the active hosts' inbox areas and dispatches what needs serving;
   // kWithOutbox also reads their outbox areas and rewrites any that differ
   // from what this SPM last wrote.
-  void Scan(ScanKind kind) EXCLUDES(mu_);
+  // `all`: every host id (else the known ones). Returns whether any area
+  // read differed from the last one read (or a host became known).
+  bool Scan(ScanKind kind, bool all) EXCLUDES(mu_);
   void RepairOutboxes(const std::vector<int>& active, int first,
                       std::string_view stored) REQUIRES(mu_);
   void ProcessHost(int host_id, std::string_view area, bool dispatch)
       REQUIRES(mu_);
   bool Serving() const;  // options_.serving, true when unset
+  bool NarrowScans() const;  // known hosts only between full scans
   void Serve(int host_id, int slot, std::string request,
              SpmExtendRequest extend_request) EXCLUDES(mu_);
   void FlushOutboxes() EXCLUDES(mu_);
@@ -194,6 +212,8 @@ class SpmMailbox {
   std::map<int, HostState> hosts_ GUARDED_BY(mu_);
   std::string last_event_ GUARDED_BY(mu_);
   SteadyTime next_rescan_ GUARDED_BY(mu_);
+  SteadyTime next_full_scan_ GUARDED_BY(mu_);
+  std::set<int> known_ GUARDED_BY(mu_);  // hosts seen with a non-zero area
   int read_error_streak_ GUARDED_BY(mu_) = 0;
   int write_error_streak_ GUARDED_BY(mu_) = 0;
   SpmMailboxStats stats_ GUARDED_BY(mu_);

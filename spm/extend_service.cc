@@ -162,6 +162,7 @@ std::optional<SteadyTime> ExtendService::Reconcile() {
   o.max_host_id = where->max_host_id;
   o.event_interval = options_.event_interval;
   o.rescan_interval = options_.rescan_interval;
+  o.full_rescan_interval = options_.full_rescan_interval;
   o.extend_concurrency = options_.mailbox_waiters;
   const SpmRole* role = deps_.role;
   o.serving = [role] { return role->IsSpm(); };

@@ -135,6 +135,9 @@ struct ExtendServiceOptions {
   Duration event_interval = std::chrono::milliseconds(5);
   // SPM: full rescan of every host's area (mailbox.scan_interval_ms).
   Duration rescan_interval = std::chrono::seconds(1);
+  // SPM: between rescans of every host id; the other rescans read only the
+  // hosts known to use the mailbox (SpmMailboxOptions::full_rescan_interval).
+  Duration full_rescan_interval = std::chrono::seconds(30);
   // Host: outbox poll while requests are pending (mailbox.host_poll_ms).
   Duration host_poll_interval = std::chrono::milliseconds(5);
   // Host: rewrite an unanswered request after (mailbox.resend_timeout_s).
