@@ -161,7 +161,7 @@ def loops_of(directory):
 
 
 @pytest.fixture
-def rig(request, tmp_path):
+def rig(tmp_path):
     if not CLI or not os.access(CLI, os.X_OK):
         pytest.fail(f"sanpool CLI not found: {CLI!r}")
     # Short: sanlock's socket path under it must fit sockaddr_un.
@@ -322,6 +322,7 @@ def test_concurrent_spm_start_gives_one_spm(rig):
             assert reply["error"]["code"] != 0, reply
             results[h] = "refused"
     winner = rig.wait_for_spm([1, 2, 3])
+    print(f"spmStart on hosts {a} and {b}: {results}; SPM: host {winner}")
     # Exactly one SPM, and every host names it.
     assert spm_hosts(rig) == [winner]
     assert all(rig.spm_status(h)["spmId"] == winner for h in (1, 2, 3))
