@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "base/log.h"
 #include "domains/storage_errors.h"
 
 namespace sanpool::agent {
@@ -65,9 +66,41 @@ Result<ConnectionType> TypeOf(const json::value& v) {
   return InvalidParameter("params.domainType: expected a number or a name");
 }
 
+// Records the outcome in the state file; on failure the connections
+// concerned are answered as failed.
+void Record(const ConnectionMethodsDeps& d, ConnectionType type,
+            const std::vector<ConnectionParams>& cons, bool connect,
+            std::vector<ConnectionStatus>& statuses) {
+  std::vector<spm::SavedConnection> connected;
+  std::vector<std::string> disconnected;
+  std::vector<size_t> touched;
+  for (size_t i = 0; i < cons.size() && i < statuses.size(); ++i) {
+    if (connect && statuses[i].status != 0) continue;
+    touched.push_back(i);
+    if (connect) {
+      connected.push_back({type, cons[i]});
+    } else {
+      disconnected.push_back(cons[i].id);
+    }
+  }
+  if (touched.empty()) return;
+  Status s = d.record(type, connected, disconnected);
+  if (s.ok()) return;
+  log::Error("storage-server", "cannot record storage connections",
+             {{"error", s.ToString()}});
+  const Status failed(Code::kInternal,
+                      std::string(connect ? "connected" : "disconnected") +
+                          " but not recorded: " + std::string(s.message()));
+  for (size_t i : touched) {
+    statuses[i].status = connect ? storage_code::kStorageServerConnectionError
+                                 : 452;
+    statuses[i].error = failed;
+  }
+}
+
 MethodSpec ConnectionVerb(
     std::string name, std::string description,
-    std::shared_ptr<const ConnectionMethodsDeps> d,
+    std::shared_ptr<const ConnectionMethodsDeps> d, bool connect,
     std::vector<ConnectionStatus> (StorageServer::*op)(
         ConnectionType, const std::vector<ConnectionParams>&)) {
   return MethodSpec{
@@ -95,7 +128,8 @@ MethodSpec ConnectionVerb(
           "468, 477, 1000), `message` when status is not 0}, one per "
           "connection, in order",
       .execution = Execution::kWorker,
-      .handler = [d, op](const json::object& params, const CallContext&)
+      .handler = [d, connect, op](const json::object& params,
+                                  const CallContext&)
           -> Result<json::value> {
         ASSIGN_OR_RETURN(ConnectionType type, TypeOf(params.at("domainType")));
         std::vector<ConnectionParams> cons;
@@ -111,8 +145,10 @@ MethodSpec ConnectionVerb(
         }
         StorageServer* server = d->server ? d->server() : nullptr;
         if (server == nullptr) return UnavailableError("agent is starting");
+        std::vector<ConnectionStatus> statuses = (server->*op)(type, cons);
+        if (d->record) Record(*d, type, cons, connect, statuses);
         json::array out;
-        for (const ConnectionStatus& s : (server->*op)(type, cons)) {
+        for (const ConnectionStatus& s : statuses) {
           json::object entry{{"id", s.id}, {"status", s.status}};
           if (s.status != 0) entry["message"] = s.error.message();
           out.push_back(std::move(entry));
@@ -144,6 +180,36 @@ Result<ConnectionParams> ConnectionParamsFromJson(const json::value& value) {
   return p;
 }
 
+void RestoreSavedConnections(StorageServer& server, Env& env,
+                             const std::string& state_file) {
+  if (state_file.empty()) return;
+  Result<std::vector<spm::SavedConnection>> saved =
+      spm::LoadSavedConnections(env, state_file);
+  if (!saved.ok()) {
+    log::Error("storage-server", "cannot read saved storage connections",
+               {{"path", state_file}, {"error", saved.status().ToString()}});
+    return;
+  }
+  std::vector<ActiveConnection> held = server.Connections();
+  for (const spm::SavedConnection& c : *saved) {
+    bool have = false;
+    for (const ActiveConnection& a : held) {
+      have = have || (a.params.id == c.params.id && a.type == c.type &&
+                      a.params == c.params);
+    }
+    if (have) continue;
+    ConnectionStatus st = server.Connect(c.type, {c.params}).front();
+    if (st.status == 0) {
+      log::Info("storage-server", "saved connection restored",
+                {{"id", c.params.id}});
+    } else {
+      log::Warning("storage-server", "cannot restore a saved connection",
+                   {{"id", c.params.id}, {"status", st.status},
+                    {"error", st.error.ToString()}});
+    }
+  }
+}
+
 Status RegisterConnectionMethods(MethodRegistry& registry,
                                  ConnectionMethodsDeps deps) {
   auto d = std::make_shared<const ConnectionMethodsDeps>(std::move(deps));
@@ -155,13 +221,13 @@ Status RegisterConnectionMethods(MethodRegistry& registry,
       "`<storage.repository>/mnt/<escaped connection>`. A connection "
       "already mounted there counts as connected. Each connection gets its "
       "own status, so one failure does not fail the others.",
-      d, &StorageServer::Connect)));
+      d, true, &StorageServer::Connect)));
   return registry.Register(ConnectionVerb(
       "StoragePool.disconnectStorageServer",
       "Disconnects file storage: `umount -f -l` and removal of the mount "
       "directory (or the LOCALFS link). Disconnecting what is not "
       "connected succeeds.",
-      d, &StorageServer::Disconnect));
+      d, false, &StorageServer::Disconnect));
 }
 
 }  // namespace sanpool::agent

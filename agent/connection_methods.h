@@ -17,6 +17,13 @@
 // connection: status 0 or an oVirt error code, and, unlike oVirt, a
 // `message` with the reason when it is not 0.
 //
+// With `record`, the connections made are recorded in the state file (spm/
+// local_state.h; atomic rewrite) and the ones disconnected forgotten, so
+// the agent can make them again at start (RestoreSavedConnections) before
+// it restores its pool. A connection made but not recorded is answered
+// 451 (a disconnect not recorded 452) with the reason: calling again is
+// safe.
+//
 // oVirt has no JSON-RPC verb listing a host's connections
 // (getStorageConnectionsList is not exposed), so none is registered here;
 // StorageServer::Connections() serves the agent's own needs.
@@ -28,11 +35,14 @@
 
 #include <boost/json/value.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "agent/method_registry.h"
+#include "base/env.h"
 #include "base/status.h"
 #include "domains/storage_server.h"
+#include "spm/local_state.h"
 
 namespace sanpool::agent {
 
@@ -41,10 +51,24 @@ struct ConnectionMethodsDeps {
   // with kUnavailable). A function because main.cc registers methods before
   // it builds the server from the configuration. Required.
   std::function<StorageServer*()> server;
+  // Records the connections made and forgets the ones disconnected (the
+  // agent: spm::UpdateSavedConnections on agent.state_file). Empty: not
+  // recorded. A function for the same reason as `server`.
+  std::function<Status(ConnectionType type,
+                       const std::vector<spm::SavedConnection>& connected,
+                       const std::vector<std::string>& disconnected)>
+      record;
 };
 
 Status RegisterConnectionMethods(MethodRegistry& registry,
                                  ConnectionMethodsDeps deps);
+
+// Makes the connections saved in `state_file` that `server` does not hold
+// yet (after a reboot: all of them), one at a time. Failures are logged,
+// not returned (the pool restore retries, spm/storage_pool.h `reconnect`).
+// Blocks on mounts. Thread-safe.
+void RestoreSavedConnections(StorageServer& server, Env& env,
+                             const std::string& state_file);
 
 // One wire connection dict -> ConnectionParams (exposed for tests).
 Result<ConnectionParams> ConnectionParamsFromJson(

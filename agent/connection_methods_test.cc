@@ -36,7 +36,16 @@ class Fixture {
                                .mountinfo_path = root_ + "/mountinfo"});
     runner_.Expect({"/usr/bin/mount"}, {}, FakeProcessRunner::Match::kPrefix);
     REQUIRE(RegisterConnectionMethods(
-                registry_, {.server = [this] { return server_.get(); }})
+                registry_,
+                {.server = [this] { return server_.get(); },
+                 .record =
+                     [this](ConnectionType,
+                            const std::vector<spm::SavedConnection>& connected,
+                            const std::vector<std::string>& disconnected) {
+                       if (fail_record_) return InternalError("disk full");
+                       return spm::UpdateSavedConnections(
+                           *env_, state_file(), connected, disconnected);
+                     }})
                 .ok());
   }
   ~Fixture() { fs::remove_all(root_); }
@@ -49,8 +58,11 @@ class Fixture {
     return spec->handler(params, CallContext{});
   }
 
+  std::string state_file() const { return root_ + "/state"; }
+
   std::unique_ptr<Env> env_ = NewPosixEnv();
   FakeProcessRunner runner_;
+  bool fail_record_ = false;
   std::string root_;
   std::unique_ptr<StorageServer> server_;
   MethodRegistry registry_;
@@ -128,6 +140,71 @@ TEST_CASE("Unsupported connection types are reported per connection",
                       {"id": "i", "connection": "10.0.0.1", "iqn": "x"}]})");
   REQUIRE(r.ok());
   CHECK(r->as_array()[0].at("status") == 468);
+}
+
+TEST_CASE("connections are recorded, forgotten and restored after a reboot",
+          "[connection_methods]") {
+  Fixture f;
+  fs::create_directory(f.root_ + "/nas");
+  const std::string params = R"({"domainType": 4, "connectionParams": [
+      {"id": "nas", "connection": ")" + f.root_ + R"(/nas"},
+      {"id": "bad", "connection": ")" + f.root_ + R"(/missing"}]})";
+  auto r = f.Call("StoragePool.connectStorageServer", params);
+  REQUIRE(r.ok());
+  CHECK(r->as_array()[0].at("status") == 0);
+  CHECK(r->as_array()[1].at("status") == 1000);
+  auto saved = spm::LoadSavedConnections(*f.env_, f.state_file());
+  REQUIRE(saved.ok());
+  REQUIRE(saved->size() == 1);  // only what connected
+  CHECK((*saved)[0].type == ConnectionType::kLocalFs);
+  CHECK((*saved)[0].params.id == "nas");
+  CHECK((*saved)[0].params.connection == f.root_ + "/nas");
+  const std::string link = f.server_->Connections()[0].local_path;
+
+  // A "reboot": the link and the agent's memory are gone.
+  fs::remove(link);
+  f.server_ = std::make_unique<StorageServer>(
+      *f.env_, f.runner_,
+      StorageServer::Options{.mnt_root = f.root_ + "/mnt",
+                             .mountinfo_path = f.root_ + "/mountinfo"});
+  RestoreSavedConnections(*f.server_, *f.env_, f.state_file());
+  CHECK(fs::is_symlink(link));
+  REQUIRE(f.server_->Connections().size() == 1);
+  // Held connections are not made again.
+  fs::remove(link);
+  RestoreSavedConnections(*f.server_, *f.env_, f.state_file());
+  CHECK_FALSE(fs::exists(fs::symlink_status(link)));
+
+  // A saved connection that cannot be made is logged, not fatal.
+  REQUIRE(spm::UpdateSavedConnections(
+              *f.env_, f.state_file(),
+              {{ConnectionType::kLocalFs,
+                {.id = "gone", .connection = f.root_ + "/gone"}}},
+              {})
+              .ok());
+  RestoreSavedConnections(*f.server_, *f.env_, f.state_file());
+  CHECK(f.server_->Connections().size() == 1);
+
+  r = f.Call("StoragePool.disconnectStorageServer", params);
+  REQUIRE(r.ok());
+  saved = spm::LoadSavedConnections(*f.env_, f.state_file());
+  REQUIRE(saved.ok());
+  REQUIRE(saved->size() == 1);
+  CHECK((*saved)[0].params.id == "gone");
+}
+
+TEST_CASE("a connection that cannot be recorded is answered as failed",
+          "[connection_methods]") {
+  Fixture f;
+  fs::create_directory(f.root_ + "/nas");
+  f.fail_record_ = true;
+  auto r = f.Call("StoragePool.connectStorageServer",
+                  R"({"domainType": 4, "connectionParams": [
+      {"id": "nas", "connection": ")" + f.root_ + R"(/nas"}]})");
+  REQUIRE(r.ok());
+  CHECK(r->as_array()[0].at("status") == 451);
+  CHECK(std::string(r->as_array()[0].at("message").as_string())
+            .find("not recorded") != std::string::npos);
 }
 
 }  // namespace

@@ -168,6 +168,7 @@ struct Components {
   StorageServer* storage_server = nullptr;
   Env* env = nullptr;
   std::string repository;
+  std::string state_file;  // agent.state_file
 };
 
 Status RegisterMethods(Components& c) {
@@ -182,7 +183,15 @@ Status RegisterMethods(Components& c) {
   deps.server_stats = [&c] { return c.server ? c.server->Stats() : ServerStats{}; };
   RETURN_IF_ERROR(RegisterHostMethods(c.registry, std::move(deps)));
   RETURN_IF_ERROR(RegisterConnectionMethods(
-      c.registry, {.server = [&c] { return c.storage_server; }}));
+      c.registry, {.server = [&c] { return c.storage_server; },
+                   .record = [&c](ConnectionType,
+                                  const std::vector<spm::SavedConnection>& connected,
+                                  const std::vector<std::string>& disconnected) {
+                     if (c.env == nullptr) return UnavailableError("agent is starting");
+                     if (c.state_file.empty()) return Status::Ok();
+                     return spm::UpdateSavedConnections(*c.env, c.state_file,
+                                                        connected, disconnected);
+                   }}));
   return RegisterMonitorMethods(
       c.registry,
       {.monitor = [&c] { return c.monitor; },
@@ -263,6 +272,7 @@ int Run(int argc, char** argv) {
   InstallDomainMetrics(*c.metrics, domain_monitor);
   c.env = env.get();
   c.repository = config->storage.repository;
+  c.state_file = config->pool.state_file;
   c.monitor = &domain_monitor;
   // Storage: file domains under storage.repository, SPM tasks on their own
   // pool. Metadata writes follow the SPM role (spm/role.h).
@@ -342,7 +352,14 @@ int Run(int argc, char** argv) {
       spm::StoragePoolDeps{.env = env.get(), .clock = &clock, .sanlock = &sanlock,
                            .domains = &domains, .block_domains = &block_domains,
                            .runner = &process_runner, .monitor = &domain_monitor,
-                           .spm = spm_role.get()},
+                           .spm = spm_role.get(),
+                           // Saved storage connections come back before
+                           // the pool (a rebooted host rejoins on its own).
+                           .reconnect =
+                               [&storage_server, &env, &config] {
+                                 RestoreSavedConnections(storage_server, *env,
+                                                         config->pool.state_file);
+                               }},
       spm::StoragePoolOptions{.state_file = config->pool.state_file,
                               .master_mount_root = master_mounts,
                               .io_timeout = io_timeout});

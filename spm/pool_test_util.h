@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,7 +76,12 @@ struct PoolHost {
                              .clock = &w.clock,
                              .sanlock = &sanlock,
                              .domains = &registry,
-                             .spm = &spm},
+                             .spm = &spm,
+                             .reconnect =
+                                 [this] {
+                                   ++reconnects;
+                                   if (reconnect) reconnect();
+                                 }},
              StoragePoolOptions{.state_file = std::move(state_file),
                                 .io_timeout = lease::kRigIoTimeout,
                                 .thread = ThreadMode::kManual}) {}
@@ -135,6 +141,9 @@ struct PoolHost {
   ResourceManager locks{world.clock};
   DomainRegistry registry;
   std::vector<SpmStatus> changes;  // on_change calls (test thread only)
+  // StoragePoolDeps::reconnect: counted, then `reconnect` if set.
+  int reconnects = 0;
+  std::function<void()> reconnect;
   Spm spm;
   StoragePool pool;
 };

@@ -343,12 +343,22 @@ TEST_CASE("a membership that cannot be restored yet blocks writes, retries") {
   CHECK(!again.pool.connected_pool().has_value());
   CHECK(again.spm.RequireSpm().storage_code() == 654);  // not standalone
 
-  std::filesystem::rename(moved, w.DomainDir(kMaster));
+  CHECK(again.reconnects == 1);  // before the first attempt
+  // The storage comes back through the reconnect hook (the agent: the
+  // saved storage connections), called before each retry.
+  again.reconnect = [&] { std::filesystem::rename(moved, w.DomainDir(kMaster)); };
   again.pool.Tick();  // too early for a retry
+  CHECK(again.reconnects == 1);
   CHECK(!again.pool.connected_pool().has_value());
   w.clock.Advance(std::chrono::seconds(10));
   again.pool.Tick();
+  CHECK(again.reconnects == 2);
   CHECK(again.pool.connected_pool() == std::optional<std::string>(kPool));
+  again.reconnect = nullptr;
+  again.pool.Tick();
+  w.clock.Advance(std::chrono::seconds(10));
+  again.pool.Tick();
+  CHECK(again.reconnects == 2);  // restored: no more reconnects
 
   SECTION("disconnect forgets a pending membership") {
     std::filesystem::rename(w.DomainDir(kMaster), moved);

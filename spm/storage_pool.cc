@@ -324,6 +324,7 @@ Status StoragePool::Restore() {
   if (!state) return Status::Ok();
   log::Info(kLog, "restoring pool membership", {{"pool", state->pool_uuid}});
   deps_.spm->SetPoolMember(true);
+  if (deps_.reconnect) deps_.reconnect();
   MutexLock lock(mu_);
   pending_ = *state;
   return RetryRestoreLocked();
@@ -522,12 +523,16 @@ void StoragePool::Tick() {
     lease::LockspaceSpec spec;
   };
   std::vector<Probe> probes;
+  bool retry = false;
   {
     MutexLock lock(mu_);
-    if (pending_ && !connection_ &&
-        deps_.clock->SteadyNow() >= retry_at_) {
-      (void)RetryRestoreLocked();
-    }
+    retry = pending_ && !connection_ && deps_.clock->SteadyNow() >= retry_at_;
+  }
+  // Outside the lock: reconnecting may mount.
+  if (retry && deps_.reconnect) deps_.reconnect();
+  {
+    MutexLock lock(mu_);
+    if (retry && pending_ && !connection_) (void)RetryRestoreLocked();
     if (!connection_) return;
     for (auto& [sd, m] : connection_->members) {
       if (m.status != PoolDomainStatus::kActive) continue;

@@ -42,9 +42,10 @@
 //
 // Restore: at agent start, connects with the saved local state, so a
 // restarted agent rejoins and contends without anyone calling connect.
-// Storage connections are not part of the state: the domains must be
-// reachable under the repository (LOCALFS links and mounts survive an agent
-// restart; after a reboot, connectStorageServer must run first). While a
+// The storage connections the domains need are re-established by
+// `deps.reconnect` (the agent: the connections saved in the same state
+// file, spm/local_state.h), called before the first attempt and before
+// every retry, without the pool's lock held. While a
 // saved membership cannot be restored (master not reachable yet), the Spm is
 // told this host is a pool member (Spm::SetPoolMember: no standalone
 // writes) and the background thread retries every `restore_retry`;
@@ -68,6 +69,7 @@
 #define SANPOOL_SPM_STORAGE_POOL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -140,6 +142,10 @@ struct StoragePoolDeps {
   ProcessRunner* runner = nullptr;
   monitor::DomainMonitor* monitor = nullptr;  // may be null
   Spm* spm = nullptr;                        // required
+  // Makes the saved storage connections again before each restore attempt
+  // (Restore and its retries); may be empty. Logs its own failures; may
+  // block (mounts). Not called while this pool holds its lock.
+  std::function<void()> reconnect;
 };
 
 struct StoragePoolOptions {
