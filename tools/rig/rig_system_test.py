@@ -155,6 +155,13 @@ def rig_processes(directory):
     return found
 
 
+def master_mounts(directory):
+    """Mount points of block masters under the rig (storage/master/...)."""
+    with open("/proc/mounts") as f:
+        targets = [line.split()[1] for line in f]
+    return [t for t in targets if t.startswith(directory + "/") and "/storage/master/" in t]
+
+
 def loops_of(directory):
     r = subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True)
     return [line for line in r.stdout.splitlines() if directory + "/san/" in line]
@@ -170,6 +177,11 @@ def rig(tmp_path):
     try:
         yield r
     finally:
+        # A killed agent leaves its block master mounted (its next start
+        # would clean it up): unmount those first, so nothing holds the
+        # dm emulator's devices.
+        for target in master_mounts(directory):
+            subprocess.run(["umount", "-l", target], check=False, timeout=60)
         down = r.run("down", check=False)
         r.keep_logs(str(tmp_path / "logs"))
         left = rig_processes(directory)
@@ -178,6 +190,7 @@ def rig(tmp_path):
         assert down.returncode == 0, down.stderr
         assert left == [], f"processes left behind: {left}"
         assert loops == [], f"loops left attached: {loops}"
+        assert master_mounts(directory) == []
 
 
 def alive(host):
@@ -261,6 +274,47 @@ def test_one_spm_and_failover_after_agent_crash(rig):
     rig.run("start-host", str(spm))
     assert rig.host(spm)["ping"] is True
     assert rig.spm_status(new_spm)["spmStatus"] == "SPM"
+
+    # A non-SPM host "reboots": its processes die and its NAS link (the
+    # LOCALFS connection) is gone. It makes the connection again from its
+    # state file and rejoins without anyone calling connectStorageServer.
+    victim = [h for h in (1, 2, 3) if h != new_spm][0]
+    rig.run("kill-host", str(victim))
+    links = nas_links(rig, victim)
+    assert links, "no LOCALFS link to remove"
+    for link in links:
+        os.remove(link)
+    rig.run("start-host", str(victim))
+    assert alive(rig.host(victim)) == ALL_UP
+    wait_rejoined(rig, victim)
+    assert nas_links(rig, victim) == links
+    assert rig.spm_status(new_spm)["spmStatus"] == "SPM"
+
+
+def nas_links(rig, host):
+    """The LOCALFS links of a host: `<repository>/mnt/<escaped path>`
+    (domains/storage_server.h), repository = hosts/<i>/data-center."""
+    mnt = os.path.join(rig.dir, "hosts", str(host), "data-center", "mnt")
+    if not os.path.isdir(mnt):
+        return []
+    return sorted(os.path.join(mnt, n) for n in os.listdir(mnt)
+                  if os.path.islink(os.path.join(mnt, n)))
+
+
+def wait_rejoined(rig, host, wait_s=WAIT_S):
+    """Polls `host` until it answers getSpmStatus for the pool (not as SPM)
+    and its monitor reports the master valid."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        r = rig.run("call", str(host), "StoragePool.getSpmStatus",
+                    json.dumps({"storagepoolID": POOL}), check=False)
+        stats = rig.call(host, "Host.getStorageRepoStats") if r.returncode == 0 else {}
+        if r.returncode == 0 and stats.get(MASTER, {}).get("valid") is True:
+            assert json.loads(r.stdout)["spmStatus"] != "SPM"
+            return
+        assert time.monotonic() < deadline, \
+            f"host {host} did not rejoin: {r.stderr} {stats}\n{rig.logs()}"
+        time.sleep(0.5)
 
 
 def test_failover_after_host_crash(rig):
@@ -368,3 +422,91 @@ def test_volumes_of_one_spm_are_managed_by_the_next(rig):
         assert rig.wait_task(new_spm, task)["taskResult"] == "success"
         assert not os.path.exists(os.path.join(rig.dir, VOL_DOMAIN_DIR, img, vol))
         assert rig.call_error(new_spm, "Volume.getInfo", {**where, "volumeID": vol}) != 0
+
+
+BLOCK_SD = "5a5a5a5a-0000-4000-8000-0000000000e1"
+FILE_SD = "5a5a5a5a-0000-4000-8000-0000000000f1"
+BLOCK_IMG = "5a5a5a5a-0000-4000-8000-0000000000c1"
+BLOCK_VOL = "5a5a5a5a-0000-4000-8000-0000000000c2"
+FILE_IMG = "5a5a5a5a-0000-4000-8000-0000000000c3"
+FILE_VOL = "5a5a5a5a-0000-4000-8000-0000000000c4"
+
+
+def master_mount(rig, host):
+    """The fs type mounted at a host's block master dir (None if not)."""
+    target = os.path.join(rig.dir, "hosts", str(host), "storage", "master", BLOCK_SD,
+                          "master")
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == target:
+                return fields[2]
+    return None
+
+
+def wait_volume(rig, host, where, wait_s=WAIT_S):
+    """Polls Volume.getInfo on `host` (its lvm view may lag); the info."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        r = rig.run("call", str(host), "Volume.getInfo", json.dumps(where), check=False)
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        assert time.monotonic() < deadline, f"host {host} {where}: {r.stderr}\n{rig.logs()}"
+        time.sleep(0.5)
+
+
+def test_block_master_pool_failover(rig):
+    rig.run("up", "--hosts", "3", "--lun-size", "10G")
+    luns = rig.status()["luns"]
+    assert len(luns) == 2
+    nas = os.path.join(rig.dir, "nas")
+    for h in (1, 2, 3):
+        res = rig.call(h, "StoragePool.connectStorageServer",
+                       {"domainType": 4, "connectionParams": [{"id": "nas", "connection": nas}]})
+        assert res[0]["status"] == 0
+    vg_uuid = rig.call(1, "LVMVolumeGroup.create", {"name": BLOCK_SD, "devlist": luns})
+    rig.call(1, "StorageDomain.create",
+             {"storagedomainID": BLOCK_SD, "domainType": 3, "typeArgs": vg_uuid,
+              "name": "block master", "domainClass": 1})
+    rig.call(1, "StorageDomain.create",
+             {"storagedomainID": FILE_SD, "domainType": 4, "typeArgs": nas,
+              "name": "file data", "domainClass": 1})
+    rig.call(1, "StoragePool.create",
+             {"storagepoolID": POOL, "name": "rig-block", "masterSdUUID": BLOCK_SD,
+              "masterVersion": 1, "domainList": [BLOCK_SD, FILE_SD]})
+    for h in (1, 2, 3):
+        rig.call(h, "StoragePool.connect",
+                 {"storagepoolID": POOL, "hostID": h, "masterSdUUID": BLOCK_SD,
+                  "masterVersion": 1})
+    spm = rig.wait_for_spm([1, 2, 3])
+    assert spm_hosts(rig) == [spm]
+    # The SPM holds the master file system (ext3 on the master LV).
+    assert master_mount(rig, spm) == "ext3"
+    assert [h for h in (1, 2, 3) if master_mount(rig, h)] == [spm]
+    info = rig.call(spm, "StoragePool.getInfo", {"storagepoolID": POOL})["info"]
+    assert info["type"] == "ISCSI" and info["spm_id"] == spm
+    rig.call(spm, "StorageDomain.activate", {"storagedomainID": FILE_SD, "storagepoolID": POOL})
+
+    # A thin (COW, sparse) volume on the block master, a volume on the file
+    # domain, both made by SPM tasks.
+    block_where = {"storagedomainID": BLOCK_SD, "storagepoolID": POOL, "imageID": BLOCK_IMG}
+    file_where = {"storagedomainID": FILE_SD, "storagepoolID": POOL, "imageID": FILE_IMG}
+    for where, vol, fmt in ((block_where, BLOCK_VOL, 4), (file_where, FILE_VOL, 5)):
+        task = rig.call(spm, "Volume.create",
+                        {**where, "volumeID": vol, "size": str(1 << 30), "volFormat": fmt,
+                         "preallocate": 2, "diskType": "DATA", "desc": f"by host {spm}",
+                         "srcImgUUID": "", "srcVolUUID": ""})
+        assert rig.wait_task(spm, task)["taskResult"] == "success"
+
+    rig.run("kill-agent", str(spm))
+    others = [h for h in (1, 2, 3) if h != spm]
+    new_spm = rig.wait_for_spm(others)
+    assert spm_hosts(rig, others) == [new_spm]
+    assert master_mount(rig, new_spm) == "ext3"
+    for where, vol, fmt in ((block_where, BLOCK_VOL, "COW"), (file_where, FILE_VOL, "RAW")):
+        got = wait_volume(rig, new_spm, {**where, "volumeID": vol})
+        assert got["uuid"] == vol and got["format"] == fmt
+        assert int(got["capacity"]) == 1 << 30
+        assert got["description"] == f"by host {spm}"
+    info = rig.call(new_spm, "StoragePool.getInfo", {"storagepoolID": POOL})["info"]
+    assert info["spm_id"] == new_spm
