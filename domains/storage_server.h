@@ -39,7 +39,8 @@
 // full Status of each failure is logged and kept in the result.
 //
 // The connections made are kept in memory (Connections()); persistence is
-// the caller's.
+// the caller's (the agent: the state file, spm/local_state.h and
+// agent/connection_methods.h RestoreSavedConnections).
 //
 // Blocking: mount/umount runs (bounded by Options timeouts), file I/O.
 // Thread-safety: thread-safe; Connect/Disconnect calls are serialized (one

@@ -79,7 +79,7 @@ Result<std::string> Unescape(std::string_view s) {
     }
     auto [end, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3,
                                      value, 16);
-    if (ec != std::errc() || end != s.data() + i + 3) {
+    if (ec != std::errc() || end != s.data() + i + 3 || value < 0) {
       return DataLossError("local state: bad escape in a connection");
     }
     out += static_cast<char>(value);

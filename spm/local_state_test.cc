@@ -85,6 +85,7 @@ TEST_CASE("damaged connections are reported") {
                           "CONNECTION=type=NFS",
                           "CONNECTION=type=NFS&id=a&connection=%4",
                           "CONNECTION=type=NFS&id=a&connection=%zz",
+                          "CONNECTION=type=NFS&id=a&connection=%-1",
                           "CONNECTION=type=NFS&id=a&retrans=-1",
                           "CONNECTION=type=NFS&id=a&timeout=x",
                           "CONNECTION=type=NFS&id",
