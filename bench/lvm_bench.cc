@@ -1,14 +1,19 @@
 // lvm-bench: latency of the lvm commands on the extend path, with the real
 // lvm2 on loop devices (root).
 //
-//   lvm-bench [--count N] [--dir DIR] [--json-out FILE]
+//   lvm-bench [--count N] [--batch B] [--batch-rounds R] [--dir DIR]
+//             [--json-out FILE]
 //
 // Builds a throw-away SAN: one sparse file of (N + 8) extents under DIR
 // (default /var/tmp) on a loop device, a VG with 128 MiB extents and one
 // LV of one extent. Then N lvextends of one extent each (what the SPM runs per extend
 // request, through Lvm with --driverloaded n and the per-call device
 // filter) and N `lvs --segments <vg>/<lv>` reports (what a dm table reload
-// reads). Reports p50/p99/max per command: JSON on stdout (and
+// reads). Then the SPM's batch (issue 6): B more LVs of one extent, and R
+// rounds of growing all B by one extent, first with B lvextend processes
+// one after the other ("B x lvextend"), then with one lvm shell running
+// the B lvextends (Lvm::LvExtendMany, "1 shell x B"); the rows are the
+// time for the whole batch. Reports p50/p99/max per command: JSON on stdout (and
 // --json-out), a table on stderr. The VG, loop device and file are removed
 // at the end, also after a failure.
 #include <fcntl.h>
@@ -73,19 +78,25 @@ int Fail(const std::string& what, const Status& s) {
 
 int Main(int argc, char** argv) {
   int count = 50;
+  int batch = 20;
+  int batch_rounds = 3;
   std::string parent = "/var/tmp";
   std::string json_out;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--count" && i + 1 < argc) {
       count = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--batch" && i + 1 < argc) {
+      batch = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--batch-rounds" && i + 1 < argc) {
+      batch_rounds = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--dir" && i + 1 < argc) {
       parent = argv[++i];
     } else if (arg == "--json-out" && i + 1 < argc) {
       json_out = argv[++i];
     } else {
-      std::cerr << "usage: lvm-bench [--count N] [--dir DIR] "
-                   "[--json-out FILE]\n";
+      std::cerr << "usage: lvm-bench [--count N] [--batch B] "
+                   "[--batch-rounds R] [--dir DIR] [--json-out FILE]\n";
       return 2;
     }
   }
@@ -103,9 +114,12 @@ int Main(int argc, char** argv) {
   }
   san.dir = tmpl;
   san.file = san.dir + "/lun";
-  // Enough extents for the metadata areas and 1 + count extents.
-  const uint64_t bytes = (static_cast<uint64_t>(count) + 8) *
-                         lvm::kExtentSizeBytes;
+  // Enough extents for the metadata areas, 1 + count extents and the
+  // batch LVs (1 + 2 x rounds extents each).
+  const uint64_t bytes =
+      (static_cast<uint64_t>(count) + 8 +
+       static_cast<uint64_t>(batch) * (1 + 2 * static_cast<uint64_t>(batch_rounds))) *
+      lvm::kExtentSizeBytes;
   int fd = open(san.file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     return Fail("create " + san.file, ErrnoToStatus(errno, san.file));
@@ -150,11 +164,56 @@ int Main(int argc, char** argv) {
     report.ms.push_back(Ms(t1 - t0));
   }
 
+  // The batch: B LVs grown by one extent per round, one process per LV
+  // vs one lvm shell for all.
+  auto name = [](int i) { return "b" + std::to_string(i); };
+  for (int i = 0; i < batch; ++i) {
+    s = lvm.LvCreate(devs, {.vg = vg, .name = name(i),
+                            .size = LvSize::Extents(1)});
+    if (!s.ok()) return Fail("lvcreate", s);
+  }
+  Series one_by_one{std::to_string(batch) + " x lvextend", {}};
+  Series shell{"1 shell x " + std::to_string(batch), {}};
+  uint64_t extents = 1;
+  for (int r = 0; r < batch_rounds; ++r) {
+    ++extents;
+    Clock::time_point t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      s = lvm.LvExtend(devs, vg, name(i), LvSize::Extents(extents));
+      if (!s.ok()) return Fail("lvextend", s);
+    }
+    one_by_one.ms.push_back(Ms(Clock::now() - t0));
+    ++extents;
+    std::vector<lvm::LvExtendItem> items;
+    for (int i = 0; i < batch; ++i) {
+      items.push_back({name(i), LvSize::Extents(extents)});
+    }
+    t0 = Clock::now();
+    Result<std::vector<Status>> out = lvm.LvExtendMany(devs, vg, items);
+    shell.ms.push_back(Ms(Clock::now() - t0));
+    if (!out.ok()) return Fail("lvm shell", out.status());
+    for (const Status& one : *out) {
+      if (!one.ok()) return Fail("lvm shell lvextend", one);
+    }
+  }
+  Result<std::vector<lvm::Lv>> all = lvm.Lvs(devs, vg);
+  if (!all.ok()) return Fail("lvs", all.status());
+  for (const lvm::Lv& lv : *all) {
+    if (lv.name != "vol" && lv.ExtentCount() != extents) {
+      return Fail("batch", DataLossError(lv.name + " has " +
+                                         std::to_string(lv.ExtentCount()) +
+                                         " extents, want " +
+                                         std::to_string(extents)));
+    }
+  }
+
   std::ostringstream json;
-  json << "{\"count\": " << count << ", \"lvm\": \"2.03 --driverloaded n\""
+  json << "{\"count\": " << count << ", \"batch\": " << batch
+       << ", \"batch_rounds\": " << batch_rounds << ", \"lvm\": \"2.03 --driverloaded n\""
        << ", \"device\": \"loop\", \"results\": {";
-  PrintOpsTable("command", {&extend, &report}, 10, 9);
-  AppendOpsJson(json, {&extend, &report}, /*with_count=*/false);
+  PrintOpsTable("command", {&extend, &report, &one_by_one, &shell}, 16, 9);
+  AppendOpsJson(json, {&extend, &report, &one_by_one, &shell},
+                /*with_count=*/false);
   json << "}}\n";
   EmitJson(json.str(), json_out);
   return 0;
