@@ -3,7 +3,7 @@
 // block domain made with the real lvm2; two "hosts" in this process each
 // have their own LVM cache and their own sanpool-dmemu daemon (SANPOOL_DMEMU
 // names the binary), and map the domain's inbox/outbox LVs through it. Host
-// 1 is the SPM (BlockExtender over BlockVolumes); host 2 asks for an extend
+// 1 is the SPM (the batched BlockExtender: lvm's shell); host 2 asks for an extend
 // through the mailbox, and must then see the grown LV through its own
 // mapping. The destructor stops the services and daemons, removes the VG,
 // detaches the loops and deletes the files, whatever happened.
@@ -155,7 +155,8 @@ TEST_CASE("extend round trip through the mailbox on block storage, two hosts",
         [&h, sd](const std::string& want) -> Result<block::BlockVolumes*> {
           if (want != sd || !h.volumes) return NotFoundError("no such domain");
           return h.volumes.get();
-        });
+        },
+        h.cache, h.activator);  // batched, as the agent: one lvm shell per batch
     h.refresher = std::make_unique<BlockRefresher>(h.cache, h.activator);
     ExtendServiceDeps deps{
         .env = env.get(),
