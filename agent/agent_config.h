@@ -59,6 +59,7 @@ struct MailboxConfig {
   std::chrono::milliseconds resend_timeout{5000};  // mailbox.resend_timeout_s
   int spm_concurrency = 8;                       // mailbox.spm_concurrency
   std::chrono::milliseconds extend_timeout{60000};  // mailbox.extend_timeout_s
+  bool lvm_shell_batch = false;                  // mailbox.lvm_shell_batch
 };
 
 // Block domains (sections [dm], [lvm]).

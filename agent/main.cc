@@ -369,9 +369,13 @@ int Run(int argc, char** argv) {
   c.block = {.domains = &block_domains, .lvm = &lvm_cache};
   // Thin-volume extends (doc/extend.md): lvextend directly as SPM, else
   // through the master domain's mailbox; the SPM mailbox follows the role.
-  spm::BlockExtender extender(
-      [&block_domains](const std::string& sd) { return block_domains.Volumes(sd); },
-      lvm_cache, activator);
+  spm::BlockVolumesLookup volumes_of = [&block_domains](const std::string& sd) {
+    return block_domains.Volumes(sd);
+  };
+  spm::BlockExtender extender =
+      config->mailbox.lvm_shell_batch
+          ? spm::BlockExtender(volumes_of, lvm_cache, activator)
+          : spm::BlockExtender(volumes_of);
   spm::BlockRefresher refresher(lvm_cache, activator);
   MailboxFilesFn file_mailbox = FileDomainMailboxFiles(*env, config->storage.repository);
   spm::ExtendService extend_service(
