@@ -1,50 +1,30 @@
 // Activator over a FakeDeviceMapper and an LvmCache replaying recorded lvm
-// output (lvm_testdata.h: VG h4test, LV vol1 in three segments on two PVs).
+// output (activator_fixture.h; lvm_testdata.h: VG h4test, LV vol1 in three
+// segments on two PVs).
 #include "domains/block/activation.h"
 
 #include <catch2/catch.hpp>
 
 #include <functional>
 
-#include "base/fake_process.h"
-#include "domains/block/lvm_testdata.h"
-#include "domains/dm/fake_device_mapper.h"
+#include "domains/block/activator_fixture.h"
 
 namespace sanpool::block {
 namespace {
 
-constexpr auto kPrefix = FakeProcessRunner::Match::kPrefix;
 constexpr uint64_t kExtentSectors = 128 * 2048;
 constexpr uint64_t kPeStartSectors = 135266304 / 512;
 
-class ActivatorTest {
+// Three removal retries, counted; on_busy_wait_ runs on each.
+class ActivatorTest : public ActivatorFixture {
  protected:
+  // The busy_wait hook only runs in test bodies, when the members it
+  // touches are constructed.
   ActivatorTest()
-      : lvm_(runner_, {}),
-        cache_(lvm_, {}),
-        activator_(cache_, dm_, {.busy_retries = 3, .busy_wait = [this] {
-                                   ++busy_waits_;
-                                   if (on_busy_wait_) on_busy_wait_();
-                                 }}) {
-    cache_.SetDevices({"/dev/loop0", "/dev/loop1"});
-    runner_.Expect({"lvm", "lvs"},
-                   {.stdout_data = std::string(lvm::testdata::kLvsJson)},
-                   kPrefix);
-    runner_.Expect({"lvm", "vgs"},
-                   {.stdout_data = std::string(lvm::testdata::kVgsJson)},
-                   kPrefix);
-    runner_.Expect({"lvm", "pvs"},
-                   {.stdout_data = std::string(lvm::testdata::kPvsJson)},
-                   kPrefix);
-  }
-
-  size_t DmCalls(std::string_view what) {
-    size_t n = 0;
-    for (const std::string& call : dm_.Calls()) {
-      if (call.starts_with(what)) ++n;
-    }
-    return n;
-  }
+      : ActivatorFixture({.busy_retries = 3, .busy_wait = [this] {
+                            ++busy_waits_;
+                            if (on_busy_wait_) on_busy_wait_();
+                          }}) {}
 
   size_t LvsRuns() {
     size_t n = 0;
@@ -54,13 +34,8 @@ class ActivatorTest {
     return n;
   }
 
-  FakeProcessRunner runner_;
-  lvm::Lvm lvm_;
-  lvm::LvmCache cache_;
-  dm::FakeDeviceMapper dm_;
   int busy_waits_ = 0;
   std::function<void()> on_busy_wait_;
-  Activator activator_;
 };
 
 TEST_CASE_METHOD(ActivatorTest, "activation maps the LV segments linearly") {

@@ -1,6 +1,6 @@
 // ImageActivations over a real Activator, a FakeDeviceMapper and recorded
-// lvm output (lvm_testdata.h: VG h4test with LVs vol1 and vol2). The image
-// "img" is the chain vol2 (top) over vol1.
+// lvm output (activator_fixture.h; lvm_testdata.h: VG h4test with LVs vol1
+// and vol2). The image "img" is the chain vol2 (top) over vol1.
 #include "domains/block/image_activations.h"
 
 #include <atomic>
@@ -8,44 +8,19 @@
 #include <thread>
 #include <vector>
 
-#include "base/fake_process.h"
-#include "domains/block/lvm_testdata.h"
-#include "domains/dm/fake_device_mapper.h"
+#include "domains/block/activator_fixture.h"
 
 namespace sanpool::block {
 namespace {
 
-constexpr auto kPrefix = FakeProcessRunner::Match::kPrefix;
 const std::vector<std::string> kChain = {"vol2", "vol1"};
 constexpr auto kReader = ImageAccess::kReadOnly;
 constexpr auto kWriter = ImageAccess::kReadWrite;
 
-class ImageFixture {
+class ImageFixture : public ActivatorFixture {
  protected:
-  ImageFixture()
-      : lvm_(runner_, {}),
-        cache_(lvm_, {}),
-        activator_(cache_, dm_),
-        images_(activator_, "h4test") {
-    cache_.SetDevices({"/dev/loop0", "/dev/loop1"});
-    runner_.Expect({"lvm", "lvs"},
-                   {.stdout_data = std::string(lvm::testdata::kLvsJson)},
-                   kPrefix);
-    runner_.Expect({"lvm", "vgs"},
-                   {.stdout_data = std::string(lvm::testdata::kVgsJson)},
-                   kPrefix);
-    runner_.Expect({"lvm", "pvs"},
-                   {.stdout_data = std::string(lvm::testdata::kPvsJson)},
-                   kPrefix);
-  }
+  ImageFixture() : images_(activator_, "h4test") {}
 
-  size_t DmCalls(std::string_view what) {
-    size_t n = 0;
-    for (const std::string& call : dm_.Calls()) {
-      if (call.starts_with(what)) ++n;
-    }
-    return n;
-  }
   bool Mapped(const std::string& lv) {
     return dm_.TableOf("h4test-" + lv).has_value();
   }
@@ -66,11 +41,6 @@ class ImageFixture {
     return failed.load();
   }
 
-  FakeProcessRunner runner_;
-  lvm::Lvm lvm_;
-  lvm::LvmCache cache_;
-  dm::FakeDeviceMapper dm_;
-  Activator activator_;
   ImageActivations images_;
 };
 
