@@ -70,6 +70,8 @@ struct BlockConfig {
   std::string dmemu_run_dir;                     // dm.dmemu_run_dir
   std::vector<std::string> devices;              // lvm.devices
   int max_lvm_processes = 10;                    // lvm.max_processes
+  // lvm.system_dir when lvm.use_aio is false; empty: lvm's own config.
+  std::string lvm_system_dir;
 };
 
 // "a, b" -> {"a", "b"}: lvm.devices. kInvalidArgument for an entry that is

@@ -301,7 +301,18 @@ int Run(int argc, char** argv) {
                             .run_dir = config->storage.run_dir});
   // Block domains: one LvmCache and one Activator for all of them, over
   // the kernel's device mapper or sanpool-dmemu (dm.backend).
-  lvm::Lvm lvm_tool(process_runner, lvm::LvmOptions{});
+  // lvm.use_aio = false: lvm reads the agent's lvm.conf (use_aio = 0). A
+  // directory that cannot be written only costs speed: lvm's own config.
+  std::string lvm_system_dir = config->block.lvm_system_dir;
+  if (!lvm_system_dir.empty()) {
+    if (Status s = lvm::WriteLvmSystemDir(*env, lvm_system_dir); !s.ok()) {
+      log::Warning("agent",
+                   "cannot write the private lvm.conf; lvm uses its own",
+                   {{"dir", lvm_system_dir}, {"error", s.ToString()}});
+      lvm_system_dir.clear();
+    }
+  }
+  lvm::Lvm lvm_tool(process_runner, {.system_dir = lvm_system_dir});
   lvm::LvmCache lvm_cache(
       lvm_tool, {.max_concurrent_commands = config->block.max_lvm_processes});
   lvm_cache.SetDevices(config->block.devices);

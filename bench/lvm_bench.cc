@@ -2,7 +2,12 @@
 // lvm2 on loop devices (root).
 //
 //   lvm-bench [--count N] [--batch B] [--batch-rounds R] [--dir DIR]
-//             [--json-out FILE]
+//             [--use-aio] [--json-out FILE]
+//
+// As the agent by default (lvm.use_aio = false), every lvm command reads a
+// private lvm.conf with `use_aio = 0` (lvm::WriteLvmSystemDir, under the
+// bench's temp dir); --use-aio runs lvm with its own configuration, for
+// the comparison.
 //
 // Builds a throw-away SAN: one sparse file of (N + 8) extents under DIR
 // (default /var/tmp) on a loop device, a VG with 128 MiB extents and one
@@ -23,12 +28,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/process.h"
 #include "bench/bench_stats.h"
 #include "domains/block/lvm.h"
@@ -62,7 +69,10 @@ struct San {
       }
     }
     if (!file.empty()) unlink(file.c_str());
-    if (!dir.empty()) rmdir(dir.c_str());
+    if (!dir.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);  // lun, lvm/
+    }
   }
 
   ProcessRunner& runner;
@@ -82,6 +92,7 @@ int Main(int argc, char** argv) {
   int batch_rounds = 3;
   std::string parent = "/var/tmp";
   std::string json_out;
+  bool use_aio = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--count" && i + 1 < argc) {
@@ -94,9 +105,12 @@ int Main(int argc, char** argv) {
       parent = argv[++i];
     } else if (arg == "--json-out" && i + 1 < argc) {
       json_out = argv[++i];
+    } else if (arg == "--use-aio") {
+      use_aio = true;
     } else {
       std::cerr << "usage: lvm-bench [--count N] [--batch B] "
-                   "[--batch-rounds R] [--dir DIR] [--json-out FILE]\n";
+                   "[--batch-rounds R] [--dir DIR] [--use-aio] "
+                   "[--json-out FILE]\n";
       return 2;
     }
   }
@@ -104,14 +118,24 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "lvm-bench: needs root (loop devices, lvm)\n");
     return 1;
   }
-  PosixProcessRunner runner;
-  lvm::Lvm lvm(runner, {.timeout = std::chrono::seconds(60)});
-  San san(runner, lvm);
-
   std::string tmpl = parent + "/sanpool-lvm-bench-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
     return Fail("mkdtemp", ErrnoToStatus(errno, tmpl));
   }
+  std::string system_dir;
+  if (!use_aio) {
+    system_dir = tmpl + "/lvm";
+    std::unique_ptr<Env> env = NewPosixEnv();
+    if (Status s = lvm::WriteLvmSystemDir(*env, system_dir); !s.ok()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(tmpl, ignored);
+      return Fail("lvm.conf", s);
+    }
+  }
+  PosixProcessRunner runner;
+  lvm::Lvm lvm(runner, {.timeout = std::chrono::seconds(60),
+                        .system_dir = system_dir});
+  San san(runner, lvm);
   san.dir = tmpl;
   san.file = san.dir + "/lun";
   // Enough extents for the metadata areas, 1 + count extents and the
@@ -209,7 +233,9 @@ int Main(int argc, char** argv) {
 
   std::ostringstream json;
   json << "{\"count\": " << count << ", \"batch\": " << batch
-       << ", \"batch_rounds\": " << batch_rounds << ", \"lvm\": \"2.03 --driverloaded n\""
+       << ", \"batch_rounds\": " << batch_rounds
+       << ", \"use_aio\": " << (use_aio ? "true" : "false")
+       << ", \"lvm\": \"2.03 --driverloaded n\""
        << ", \"device\": \"loop\", \"results\": {";
   PrintOpsTable("command", {&extend, &report, &one_by_one, &shell}, 16, 9);
   AppendOpsJson(json, {&extend, &report, &one_by_one, &shell},

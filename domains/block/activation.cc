@@ -134,6 +134,14 @@ Status Activator::Refresh(const std::string& vg, const std::string& lv,
                           CacheState cache) {
   ASSIGN_OR_RETURN(std::string name, dm::LvDeviceName(vg, lv));
   if (cache == CacheState::kMayBeStale) lvm_.InvalidateLvs(vg);
+  {
+    // Not mapped here (the SPM extending another host's volume): no lvm
+    // read at all. A Map() that starts after this check reads the table
+    // after the invalidation; one in progress holds mu_ until it is done.
+    MutexLock lock(mu_);
+    ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));
+    if (!info.exists) return Status::Ok();
+  }
   ASSIGN_OR_RETURN(dm::Table table, TableOf(vg, lv));
   MutexLock lock(mu_);
   ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));

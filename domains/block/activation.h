@@ -17,8 +17,8 @@
 // agent) is adopted: its table is reloaded from the current segments.
 //
 // Refresh(vg, lv) reloads the table after an lvextend (on any host: the
-// SPM's extend, then every host that has the LV mapped). It is a no-op for
-// an LV that is not mapped here.
+// SPM's extend, then every host that has the LV mapped). It is a no-op,
+// without an lvm command, for an LV that is not mapped here.
 //
 // RemoveStale() is called once at agent start: mappings of the given VGs
 // that nothing here references are removed; ones still open (a running VM

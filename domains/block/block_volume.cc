@@ -360,13 +360,13 @@ Result<uint64_t> BlockVolumes::ExtendLv(std::string_view vol,
   RETURN_IF_ERROR(ValidateUuid(vol, "volUUID"));
   lvm::LvmCache& lvm = *domain_.deps().lvm;
   const std::string name(vol);
-  ASSIGN_OR_RETURN(lvm::Lv lv, lvm.GetLv(vg_, name));
-  if (lv.size_bytes >= size_mib * kMiB) return lv.size_bytes;
+  // One lvm command on the common path: LvExtend is idempotent (it reads
+  // the LV only when lvm refuses an extend that would not grow it), and
+  // Refresh reads the segments only when the LV is mapped on this host.
   RETURN_IF_ERROR(lvm.LvExtend(vg_, name, lvm::LvSize::MiB(size_mib)));
   RETURN_IF_ERROR(domain_.deps().activator->Refresh(
       vg_, name, Activator::CacheState::kFresh));
-  ASSIGN_OR_RETURN(lv, lvm.GetLv(vg_, name));
-  return lv.size_bytes;
+  return size_mib * kMiB;
 }
 
 Result<std::vector<std::string>> BlockVolumes::Children(std::string_view img,

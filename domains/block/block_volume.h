@@ -35,6 +35,8 @@
 //
 // ExtendLv(vol, MiB) is the SPM's extend: absolute, idempotent (no-op when
 // the LV is already that big), followed by a local Refresh of the mapping.
+// It returns the target in bytes, a size the LV now has at least (lvm
+// rounds up to whole extents): the caller's hosts re-read the real size.
 //
 // SPM gating is the caller's. Blocking: lvm, qemu-img, direct I/O.
 // Thread-safety: thread-safe; image locks (image_locks.h) serialize calls on

@@ -137,6 +137,32 @@ std::string LvmConfig(const DeviceList& devices) {
          " backup { retain_min=50 retain_days=0 }";
 }
 
+std::string PrivateLvmConf(const std::string& host_dir) {
+  return "# Written by sanpool-agent: the lvm.conf of the agent's own lvm\n"
+         "# commands (LVM_SYSTEM_DIR). Device filters and the rest travel in\n"
+         "# --config; see doc/formats/block-lvm.md.\n"
+         "global {\n"
+         "  use_aio = 0\n"
+         "}\n"
+         "config {\n"
+         "  profile_dir = \"" + host_dir + "/profile\"\n"
+         "}\n"
+         "backup {\n"
+         "  backup_dir = \"" + host_dir + "/backup\"\n"
+         "  archive_dir = \"" + host_dir + "/archive\"\n"
+         "}\n"
+         "devices {\n"
+         "  cache_dir = \"" + host_dir + "/cache\"\n"
+         "}\n";
+}
+
+Status WriteLvmSystemDir(Env& env, const std::string& dir,
+                         const std::string& host_dir) {
+  RETURN_IF_ERROR(env.CreateDirs(dir, 0755));
+  return env.WriteFileAtomic(dir + "/lvm.conf", PrivateLvmConf(host_dir),
+                             0644);
+}
+
 Status LvmFailure(const ProcessResult& result, std::string_view command,
                   int storage_code) {
   if (result.Succeeded()) return Status::Ok();
@@ -254,6 +280,13 @@ Result<std::vector<LinearTarget>> LinearTable(const Lv& lv,
 Lvm::Lvm(ProcessRunner& runner, LvmOptions options)
     : runner_(runner), options_(std::move(options)) {}
 
+void Lvm::SetEnvironment(ProcessSpec& spec) const {
+  spec.env_set["LVM_SUPPRESS_FD_WARNINGS"] = "1";
+  if (!options_.system_dir.empty()) {
+    spec.env_set["LVM_SYSTEM_DIR"] = options_.system_dir;
+  }
+}
+
 Result<ProcessResult> Lvm::RunLvm(const DeviceList& devices,
                                   std::string_view command, Kind kind,
                                   std::vector<std::string> args) {
@@ -276,7 +309,7 @@ Result<ProcessResult> Lvm::RunLvm(const DeviceList& devices,
     }
   }
   for (std::string& a : args) spec.argv.push_back(std::move(a));
-  spec.env_set["LVM_SUPPRESS_FD_WARNINGS"] = "1";
+  SetEnvironment(spec);
   spec.timeout = options_.timeout;
   spec.cancel = options_.cancel;
   log::Debug("lvm", "run", {{"argv", FormatArgv(spec.argv)}});
@@ -550,7 +583,7 @@ Result<std::vector<Status>> Lvm::LvExtendMany(
                        "\nlastlog\n";
   }
   spec.argv = {options_.binary};
-  spec.env_set["LVM_SUPPRESS_FD_WARNINGS"] = "1";
+  SetEnvironment(spec);
   spec.env_set["LVM_COMMAND_PROFILE"] = options_.shell_profile;
   spec.timeout = options_.timeout;
   spec.cancel = options_.cancel;

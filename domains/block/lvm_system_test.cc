@@ -19,7 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/env.h"
 #include "base/process.h"
+#include "domains/file/file_test_util.h"
 #include "domains/block/loop_fixture.h"
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
@@ -313,6 +315,58 @@ TEST_CASE_METHOD(LoopSan, "concurrent changes and reads on one VG",
   Result<std::vector<Lv>> lvs = readonly.Lvs(loops_, vg_);
   REQUIRE(lvs.ok());
   CHECK(lvs->size() == kLvs);
+}
+
+TEST_CASE_METHOD(LoopSan, "the agent's private LVM_SYSTEM_DIR is what lvm reads",
+                 "[system]") {
+  if (Skipped()) return;
+  CreateVg();
+  file_domain::testing::ScratchDir scratch;
+  const std::string system_dir = scratch.path() + "/lvm";
+  const std::string host_dir = scratch.path() + "/etc-lvm";
+  std::unique_ptr<Env> env = NewPosixEnv();
+  // As /etc/lvm: lvm creates archive/ but not its parent.
+  REQUIRE(env->CreateDirs(host_dir, 0755).ok());
+  REQUIRE(WriteLvmSystemDir(*env, system_dir, host_dir).ok());
+  // Written twice (an agent restart): replaced, still one complete file.
+  REQUIRE(WriteLvmSystemDir(*env, system_dir, host_dir).ok());
+
+  // lvm's own view of the settings under that directory.
+  ProcessSpec config;
+  config.argv = {"lvm", "config", "--type", "current", "global/use_aio",
+                 "backup/archive_dir"};
+  config.env_set = {{"LVM_SYSTEM_DIR", system_dir},
+                    {"LVM_SUPPRESS_FD_WARNINGS", "1"}};
+  Result<ProcessResult> shown = runner_.Run(config);
+  REQUIRE(shown.ok());
+  INFO(shown->stdout_data << shown->stderr_data);
+  REQUIRE(shown->Succeeded());
+  CHECK(shown->stdout_data.find("use_aio=0") != std::string::npos);
+  CHECK(shown->stdout_data.find("archive_dir=\"" + host_dir + "/archive\"") !=
+        std::string::npos);
+
+  // Changes through an Lvm using it work, and vgremove archives the VG's
+  // last metadata under host_dir (not /etc/lvm): the file was read.
+  Lvm lvm(runner_, {.timeout = std::chrono::seconds(60),
+                    .system_dir = system_dir});
+  REQUIRE(lvm.LvCreate(loops_, {.vg = vg_, .name = "priv",
+                                .size = LvSize::Extents(1)})
+              .ok());
+  REQUIRE(lvm.LvExtend(loops_, vg_, "priv", LvSize::Extents(2)).ok());
+  Result<Lv> lv = lvm.GetLv(loops_, vg_, "priv");
+  REQUIRE(lv.ok());
+  CHECK(lv->ExtentCount() == 2);
+  REQUIRE(lvm.VgRemove(loops_, vg_).ok());
+  auto archives = [&](const std::string& dir) {
+    int n = 0;
+    if (!std::filesystem::exists(dir)) return n;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().filename().string().rfind(vg_ + "_", 0) == 0) ++n;
+    }
+    return n;
+  };
+  CHECK(archives(host_dir + "/archive") >= 1);
+  CHECK(archives("/etc/lvm/archive") == 0);
 }
 
 }  // namespace

@@ -63,6 +63,37 @@ TEST_CASE_METHOD(LvmFixture, "every command: config, driverloaded n, env") {
   CHECK(spec.timeout.count() > 0);
 }
 
+TEST_CASE_METHOD(LvmFixture, "no LVM_SYSTEM_DIR unless configured") {
+  On("lvs", {.stdout_data = R"({"report":[{"lv":[]}]})"});
+  (void)lvm_.Lvs(devs_, "vg");
+  CHECK(LastSpec().env_set.count("LVM_SYSTEM_DIR") == 0);
+}
+
+TEST_CASE("a configured system dir reaches every lvm process, shell too") {
+  FakeProcessRunner runner;
+  Lvm lvm(runner, {.system_dir = "/run/sanpool/lvm"});
+  runner.Expect({"lvm", "lvextend"}, {}, kPrefix);
+  REQUIRE(lvm.LvExtend({"/dev/loop0"}, "vg", "lv", LvSize::MiB(1024)).ok());
+  CHECK(runner.Calls().back().env_set.at("LVM_SYSTEM_DIR") ==
+        "/run/sanpool/lvm");
+  runner.Expect({"lvm"}, {.exit_code = 5}, kPrefix);
+  (void)lvm.LvExtendMany({"/dev/loop0"}, "vg", {{.lv = "lv", .size = LvSize::MiB(2048)}});
+  REQUIRE(runner.Calls().size() == 2);
+  CHECK(runner.Calls().back().argv.size() == 1);
+  CHECK(runner.Calls().back().env_set.at("LVM_SYSTEM_DIR") ==
+        "/run/sanpool/lvm");
+}
+
+TEST_CASE("the private lvm.conf: no async I/O, lvm's dirs stay the host's") {
+  const std::string conf = PrivateLvmConf("/etc/lvm");
+  CHECK(conf.find("use_aio = 0") != std::string::npos);
+  CHECK(conf.find("profile_dir = \"/etc/lvm/profile\"") != std::string::npos);
+  CHECK(conf.find("backup_dir = \"/etc/lvm/backup\"") != std::string::npos);
+  CHECK(conf.find("archive_dir = \"/etc/lvm/archive\"") != std::string::npos);
+  CHECK(conf.find("cache_dir = \"/etc/lvm/cache\"") != std::string::npos);
+  CHECK(PrivateLvmConf("/x").find("\"/x/archive\"") != std::string::npos);
+}
+
 TEST_CASE_METHOD(LvmFixture, "lvcreate never activates, zeroes or wipes") {
   On("lvcreate", {});
   REQUIRE(lvm_.LvCreate(devs_, {.vg = "vg",
