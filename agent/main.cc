@@ -312,7 +312,17 @@ int Run(int argc, char** argv) {
       lvm_system_dir.clear();
     }
   }
-  lvm::Lvm lvm_tool(process_runner, {.system_dir = lvm_system_dir});
+  // Reports without lvm's VG lock while this host is not the SPM (it
+  // changes no metadata then): oVirt's HSMs read the same way.
+  lvm::Lvm lvm_tool(
+      process_runner,
+      {.report_locking_fn =
+           [&spm_role] {
+             return spm_role && spm_role->IsSpm()
+                        ? lvm::ReportLocking::kShared
+                        : lvm::ReportLocking::kReadOnly;
+           },
+       .system_dir = lvm_system_dir});
   lvm::LvmCache lvm_cache(
       lvm_tool, {.max_concurrent_commands = config->block.max_lvm_processes});
   lvm_cache.SetDevices(config->block.devices);

@@ -5,7 +5,8 @@
 //
 //   extend-rig-bench [--hosts H] [--levels 1,10,60] [--rounds R]
 //                    [--step-mib M] [--idle-s S] [--lun-gib G] [--dir D]
-//                    [--clean] [--json-out FILE]
+//                    [--agent-config KEY=VALUE]... [--clean]
+//                    [--json-out FILE]
 //
 // Set-up: a rig of H hosts (default 3) in D (default
 // /var/tmp/sanpool-extend-rig), a pool with a file master on its NAS
@@ -106,6 +107,7 @@ struct Flags {
   bool clean = false;
   std::string dir = "/var/tmp/sanpool-extend-rig";
   std::string json_out;
+  std::vector<std::string> agent_config;  // --agent-config KEY=VALUE
 };
 
 struct Volume {
@@ -543,11 +545,18 @@ std::string Bench::Report() const {
   std::ostringstream json;
   json << "{\"bench\": \"extend-rig\", \"hosts\": " << flags_.hosts << ", \"spm_host\": " << spm_
        << ", \"rounds\": " << flags_.rounds << ", \"step_mib\": " << flags_.step_mib
-       << ", \"levels\": [";
+       << ", \"agent_config\": [";
+  std::string config_line;
+  for (size_t i = 0; i < flags_.agent_config.size(); ++i) {
+    json << (i ? ", " : "") << json::value(flags_.agent_config[i]);
+    config_line += " " + flags_.agent_config[i];
+  }
+  json << "], \"levels\": [";
   std::fprintf(stderr,
                "\nextend round trip on the rig, %d hosts (host %d SPM: its requests are "
-               "'local'), %d rounds, +%d MiB each\n",
-               flags_.hosts, spm_, flags_.rounds, flags_.step_mib);
+               "'local'), %d rounds, +%d MiB each%s%s\n",
+               flags_.hosts, spm_, flags_.rounds, flags_.step_mib,
+               config_line.empty() ? "" : "; agent config:", config_line.c_str());
   std::fprintf(stderr, "%5s %-8s %5s | %23s | %31s\n", "per-h", "path", "reqs",
                "total p50/p99/max ms", "wait lvextend reply reload p50");
   bool first = true;
@@ -639,13 +648,14 @@ int Main(int argc, char** argv) {
     else if (arg == "--lun-gib") flags.lun_gib = std::atoi(value.c_str());
     else if (arg == "--dir") flags.dir = value;
     else if (arg == "--json-out") flags.json_out = value;
+    else if (arg == "--agent-config") flags.agent_config.push_back(value);
     else usage = true;
   }
   if (usage || flags.hosts < 2 || flags.levels.empty() || flags.rounds < 1 ||
       flags.step_mib < 1 || flags.idle_s < 1 || flags.lun_gib < 1) {
     std::cerr << "usage: extend-rig-bench [--hosts H>=2] [--levels 1,10,60] [--rounds R] "
-                 "[--step-mib M] [--idle-s S] [--lun-gib G] [--dir D] [--clean] "
-                 "[--json-out FILE]\n";
+                 "[--step-mib M] [--idle-s S] [--lun-gib G] [--dir D] "
+                 "[--agent-config KEY=VALUE]... [--clean] [--json-out FILE]\n";
     return 2;
   }
   if (::geteuid() != 0) {
@@ -666,7 +676,8 @@ int Main(int argc, char** argv) {
   // Two sparse LUNs: the VG holds hosts x max(levels) volumes grown by
   // rounds x step each; lvm writes only metadata.
   Status run = RunOnRig(
-      r, {.hosts = flags.hosts, .luns = 2, .lun_size = uint64_t(flags.lun_gib) << 30},
+      r, {.hosts = flags.hosts, .luns = 2, .lun_size = uint64_t(flags.lun_gib) << 30,
+          .agent_config = flags.agent_config},
       [&] { return bench.Run(); }, "extend-rig-bench");
   // After a signal, DownOnSignal's thread ends the process.
   while (interrupted) std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -144,9 +144,10 @@ Status Activator::Refresh(const std::string& vg, const std::string& lv,
   }
   ASSIGN_OR_RETURN(dm::Table table, TableOf(vg, lv));
   MutexLock lock(mu_);
-  ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));
-  if (!info.exists) return Status::Ok();
-  return dm_.Reload(name, table);
+  Status reloaded = dm_.Reload(name, table);
+  // Removed since the check (its last user deactivated it): nothing to do.
+  if (reloaded.code() == Code::kNotFound) return Status::Ok();
+  return reloaded;
 }
 
 Result<StaleMappings> Activator::RemoveStale(const std::set<std::string>& vgs) {

@@ -98,6 +98,17 @@ TEST_CASE_METHOD(ActivatorTest, "refresh reloads mapped LVs only") {
   CHECK(DmCalls("reload") == 1);
 }
 
+TEST_CASE_METHOD(ActivatorTest, "refresh of an LV not mapped here runs no lvm") {
+  // The SPM extending another host's volume: no segments to read.
+  const size_t before = LvsRuns();
+  REQUIRE(activator_.Refresh("h4test", "vol1").ok());
+  REQUIRE(activator_.Refresh("h4test", "vol1",
+                              Activator::CacheState::kFresh)
+              .ok());
+  CHECK(LvsRuns() == before);
+  CHECK(DmCalls("reload") == 0);
+}
+
 TEST_CASE_METHOD(ActivatorTest, "refresh re-reads the LV unless told fresh") {
   REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
   const size_t before = LvsRuns();

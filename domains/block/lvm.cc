@@ -300,7 +300,10 @@ Result<ProcessResult> Lvm::RunLvm(const DeviceList& devices,
   spec.argv = {options_.binary, std::string(command), "--config",
                LvmConfig(devices), "--driverloaded", "n"};
   if (kind == Kind::kReport) {
-    if (options_.report_locking == ReportLocking::kReadOnly) {
+    const ReportLocking locking = options_.report_locking_fn
+                                      ? options_.report_locking_fn()
+                                      : options_.report_locking;
+    if (locking == ReportLocking::kReadOnly) {
       spec.argv.push_back("--readonly");
     }
     for (const char* flag :

@@ -72,6 +72,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -211,6 +212,11 @@ struct LvmOptions {
   std::string binary = "lvm";
   std::chrono::milliseconds timeout{std::chrono::minutes(2)};
   ReportLocking report_locking = ReportLocking::kShared;
+  // When set, asked before every report instead of report_locking: the
+  // agent reads with kReadOnly while its host is not the SPM (it changes no
+  // metadata then, and never waits behind the SPM's lvextends for lvm's
+  // VG lock, which hosts of the rig share through /run/lock/lvm).
+  std::function<ReportLocking()> report_locking_fn;
   // Cancelling it terminates running lvm commands (agent shutdown).
   CancellationToken cancel;
   // The lvm command profile (LVM_COMMAND_PROFILE) of LvExtendMany's lvm

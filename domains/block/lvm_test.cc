@@ -63,6 +63,23 @@ TEST_CASE_METHOD(LvmFixture, "every command: config, driverloaded n, env") {
   CHECK(spec.timeout.count() > 0);
 }
 
+TEST_CASE("report locking can follow the host's role, per report") {
+  FakeProcessRunner runner;
+  ReportLocking now = ReportLocking::kReadOnly;
+  Lvm lvm(runner, {.report_locking_fn = [&now] { return now; }});
+  runner.Expect({"lvm", "lvs"}, {.stdout_data = R"({"report":[{"lv":[]}]})"},
+                kPrefix);
+  runner.Expect({"lvm", "lvextend"}, {}, kPrefix);
+  REQUIRE(lvm.Lvs({"/dev/loop0"}, "vg").ok());
+  CHECK(Contains(runner.Calls().back().argv, {"--readonly"}));
+  // Changes never take --readonly.
+  REQUIRE(lvm.LvExtend({"/dev/loop0"}, "vg", "lv", LvSize::MiB(256)).ok());
+  CHECK(!Contains(runner.Calls().back().argv, {"--readonly"}));
+  now = ReportLocking::kShared;  // became the SPM
+  REQUIRE(lvm.Lvs({"/dev/loop0"}, "vg").ok());
+  CHECK(!Contains(runner.Calls().back().argv, {"--readonly"}));
+}
+
 TEST_CASE_METHOD(LvmFixture, "no LVM_SYSTEM_DIR unless configured") {
   On("lvs", {.stdout_data = R"({"report":[{"lv":[]}]})"});
   (void)lvm_.Lvs(devs_, "vg");

@@ -1,5 +1,6 @@
 #include "tools/rig/agent_conf.h"
 
+#include <algorithm>
 #include <map>
 
 #include "base/env.h"
@@ -43,10 +44,28 @@ std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
 
 Result<AgentConf> RenderAgentConf(const AgentConfRequest& request, const ConfigSchema& schema) {
   AgentConf conf;
+  std::vector<std::pair<std::string, std::string>> keys = WantedAgentKeys(request);
+  for (const std::string& item : request.overrides) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 ||
+        item.find_first_of("\r\n") != std::string::npos) {
+      return InvalidArgumentError("agent config '" + item + "': want key=value on one line");
+    }
+    std::string key = item.substr(0, eq);
+    if (key.find('.') == std::string::npos || schema.Find(key) == nullptr) {
+      return InvalidArgumentError("agent config '" + item + "': the agent has no key " + key);
+    }
+    auto same = [&key](const auto& kv) { return kv.first == key; };
+    if (auto it = std::find_if(keys.begin(), keys.end(), same); it != keys.end()) {
+      it->second = item.substr(eq + 1);
+    } else {
+      keys.emplace_back(std::move(key), item.substr(eq + 1));
+    }
+  }
   // Sections in first-seen order, keys in wanted order.
   std::vector<std::string> order;
   std::map<std::string, std::string> bodies;
-  for (const auto& [key, value] : WantedAgentKeys(request)) {
+  for (const auto& [key, value] : keys) {
     if (schema.Find(key) == nullptr) {
       if (key.starts_with("rpc.") || key.starts_with("storage.") || key.starts_with("log.")) {
         return FailedPreconditionError("the agent does not declare config key " + key);

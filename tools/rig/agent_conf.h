@@ -28,6 +28,9 @@ struct AgentConfRequest {
   int io_timeout_s = 2;
   // The SAN's loop devices: the agent's lvm.devices (none: not written).
   std::vector<std::string> luns;
+  // "key=value" pairs that replace or add to the rig's keys (rig up
+  // --agent-config). Each key must be one the agent declares.
+  std::vector<std::string> overrides;
 };
 
 struct AgentConf {
@@ -41,7 +44,8 @@ std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
 
 // Renders the keys `schema` declares. Keys it lacks among the required
 // ones (rpc.*, storage.*) are a kFailedPrecondition: an agent that old cannot
-// run in the rig.
+// run in the rig. An override that is not "key=value", names a key the
+// schema lacks or holds a line break is kInvalidArgument.
 Result<AgentConf> RenderAgentConf(const AgentConfRequest& request,
                                   const ConfigSchema& schema);
 

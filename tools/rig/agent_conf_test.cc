@@ -48,6 +48,24 @@ TEST_CASE("the SAN's loops are the agent's lvm.devices", "[rig]") {
   CHECK(config.GetInt("rpc.worker_threads") == 64);
 }
 
+TEST_CASE("--agent-config overrides replace or add keys, checked", "[rig]") {
+  AgentConfRequest request = Request();
+  request.overrides = {"mailbox.lvm_shell_batch=true", "rpc.worker_threads=8"};
+  Result<AgentConf> conf = RenderAgentConf(request, agent::AgentConfigSchema());
+  REQUIRE(conf.ok());
+  Config config(agent::AgentConfigSchema());
+  REQUIRE(config.LoadText(conf->text, "agent.conf").ok());
+  CHECK(config.GetBool("mailbox.lvm_shell_batch"));
+  CHECK(config.GetInt("rpc.worker_threads") == 8);  // replaced, not repeated
+  for (const char* bad : {"mailbox.lvm_shell_batch", "=1", "nosuch.key=1",
+                          "nosection=1", "log.level=info\n[rpc]"}) {
+    request.overrides = {bad};
+    Result<AgentConf> refused = RenderAgentConf(request, agent::AgentConfigSchema());
+    INFO(bad);
+    CHECK(refused.status().code() == Code::kInvalidArgument);
+  }
+}
+
 TEST_CASE("optional keys are written only when the schema declares them", "[rig]") {
   ConfigSchema schema = agent::AgentConfigSchema();
   if (schema.Find("sanlock.io_timeout_s") == nullptr) {

@@ -215,6 +215,7 @@ Status Rig::Up(const UpOptions& options) {
   state.dir = layout_.dir;
   state.io_timeout_s = options.io_timeout_s;
   state.lun_size = options.lun_size;
+  state.agent_config = options.agent_config;
   for (int i = 1; i <= options.hosts; ++i) state.hosts.push_back({.index = i});
   RETURN_IF_ERROR(SaveState(state));
   RETURN_IF_ERROR(PrepareSan(state, options));

@@ -61,6 +61,8 @@ struct UpOptions {
   int io_timeout_s = 2;  // lease::kRigIoTimeout
   // For each host to answer Host.ping.
   std::chrono::seconds timeout{60};
+  // "key=value" agent config for every host (AgentConfRequest::overrides).
+  std::vector<std::string> agent_config;
 };
 
 struct ProcessStatus {

@@ -158,7 +158,8 @@ Status Rig::StartAgent(RigState& state, const HostLayout& host, std::chrono::sec
   ASSIGN_OR_RETURN(AgentConf conf,
                    RenderAgentConf({.rig = layout_, .host = host,
                                     .io_timeout_s = state.io_timeout_s,
-                                    .luns = state.luns},
+                                    .luns = state.luns,
+                                    .overrides = state.agent_config},
                                    agent::AgentConfigSchema()));
   state.skipped_config_keys = conf.skipped;
   RETURN_IF_ERROR(env_.WriteFileAtomic(host.agent_conf, conf.text, 0644));

@@ -25,6 +25,7 @@ D/hosts/I/agent.port; Unix socket D/hosts/I/agent.sock). Needs root.
 
 Commands:
   up --hosts N [--lun-size 50G] [--luns 2] [--io-timeout S] [--timeout S]
+     [--agent-config KEY=VALUE]...
                       build the rig; waits until every agent answers Host.ping
   status [--json]     processes, agent ping, SPM and domains per host
   kill-host I         SIGKILL host I's sanlock daemon, dm emulator and agent
@@ -63,6 +64,7 @@ struct RigArgs {
   std::string lun_size = "50G";
   int io_timeout_s = static_cast<int>(lease::kRigIoTimeout.count());
   int timeout_s = 60;
+  std::vector<std::string> agent_config;  // --agent-config, repeatable
   bool json_output = false;
   bool help = false;
 };
@@ -122,6 +124,9 @@ std::optional<std::string> Parse(int argc, char** argv, RigArgs& args) {
       err = ParseInt(arg, *v, &args.io_timeout_s);
     } else if (arg == "--timeout") {
       err = ParseInt(arg, *v, &args.timeout_s);
+    } else if (arg == "--agent-config") {
+      if (v->find('=') == std::string::npos) return "--agent-config wants KEY=VALUE";
+      args.agent_config.push_back(*v);
     } else {
       return "unknown option " + arg;
     }
@@ -209,7 +214,8 @@ int RunRig(int argc, char** argv) {
                        .luns = args.luns,
                        .lun_size = *lun_size,
                        .io_timeout_s = args.io_timeout_s,
-                       .timeout = timeout});
+                       .timeout = timeout,
+                       .agent_config = args.agent_config});
     if (!s.ok()) {
       std::cerr << "(what started is recorded; `sanpool rig down --dir " << args.dir
                 << "` cleans up)\n";

@@ -114,13 +114,15 @@ std::string EncodeRigState(const RigState& state) {
   }
   json::array luns(state.luns.begin(), state.luns.end());
   json::array skipped(state.skipped_config_keys.begin(), state.skipped_config_keys.end());
+  json::array agent_config(state.agent_config.begin(), state.agent_config.end());
   json::object root{{"version", kVersion},
                     {"dir", state.dir},
                     {"io_timeout_s", state.io_timeout_s},
                     {"lun_size", state.lun_size},
                     {"luns", std::move(luns)},
                     {"hosts", std::move(hosts)},
-                    {"skipped_config_keys", std::move(skipped)}};
+                    {"skipped_config_keys", std::move(skipped)},
+                    {"agent_config", std::move(agent_config)}};
   return json::serialize(root) + "\n";
 }
 
@@ -144,6 +146,9 @@ Result<RigState> DecodeRigState(std::string_view text) {
   state.lun_size = static_cast<uint64_t>(lun_size);
   ASSIGN_OR_RETURN(state.luns, Strings(*o, "luns"));
   ASSIGN_OR_RETURN(state.skipped_config_keys, Strings(*o, "skipped_config_keys"));
+  if (o->contains("agent_config")) {  // absent in rigs built before it
+    ASSIGN_OR_RETURN(state.agent_config, Strings(*o, "agent_config"));
+  }
   const json::value* hosts = o->if_contains("hosts");
   if (hosts == nullptr || !hosts->is_array()) return InvalidArgumentError("rig.json: missing hosts");
   for (const json::value& hv : hosts->get_array()) {

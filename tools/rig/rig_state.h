@@ -93,6 +93,9 @@ struct RigState {
   std::vector<HostRecord> hosts;    // index i at hosts[i - 1]
   // Agent config keys the rig wanted to set but the agent does not declare.
   std::vector<std::string> skipped_config_keys;
+  // "key=value" agent config of `rig up --agent-config`, written for every
+  // host on top of the rig's own keys (also at start-host).
+  std::vector<std::string> agent_config;
 
   HostRecord* FindHost(int index);
 };

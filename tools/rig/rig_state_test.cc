@@ -12,6 +12,7 @@ RigState SampleState() {
   s.lun_size = uint64_t{50} << 30;
   s.luns = {"/dev/loop3", "/dev/loop4"};
   s.skipped_config_keys = {"dm.backend"};
+  s.agent_config = {"mailbox.lvm_shell_batch=true"};
   for (int i = 1; i <= 3; ++i) {
     s.hosts.push_back({.index = i,
                        .sanlock = {100 + i, 1000u + i},
@@ -31,6 +32,7 @@ TEST_CASE("rig state survives a JSON round trip", "[rig]") {
   CHECK(out->lun_size == in.lun_size);
   CHECK(out->luns == in.luns);
   CHECK(out->skipped_config_keys == in.skipped_config_keys);
+  CHECK(out->agent_config == in.agent_config);
   REQUIRE(out->hosts.size() == 3);
   CHECK(out->hosts[1].index == 2);
   CHECK(out->hosts[1].sanlock.pid == 102);
