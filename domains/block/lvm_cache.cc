@@ -73,6 +73,7 @@ void LvmCache::SetDevices(DeviceList devices) {
   vgs_.clear();
   lvs_.clear();
   pvs_.reset();
+  pv_layout_.reset();
   pvs_invalidated_at_ = gen_;
 }
 
@@ -213,6 +214,7 @@ Result<std::vector<Pv>> LvmCache::LoadPvs() {
   if (loaded.started_at && loaded.result.ok() &&
       pvs_invalidated_at_ <= *loaded.started_at) {
     pvs_ = loaded.result.value();
+    pv_layout_ = pvs_;
   }
   return std::move(loaded.result);
 }
@@ -232,7 +234,21 @@ Result<std::vector<Pv>> LvmCache::GetPvs() {
 Result<std::vector<LinearTarget>> LvmCache::GetLinearTable(
     const std::string& vg, const std::string& lv) {
   ASSIGN_OR_RETURN(Lv l, GetLv(vg, lv));
-  ASSIGN_OR_RETURN(std::vector<Pv> pvs, GetPvs());
+  // A table needs only each PV's name and pe_start, which LV changes leave
+  // alone: after an lvextend (free counts changed, pvs_ invalidated) the
+  // last layout read still serves, and the extend costs no `pvs`.
+  std::optional<std::vector<Pv>> layout;
+  {
+    MutexLock lock(mu_);
+    layout = pvs_ ? pvs_ : pv_layout_;
+    if (layout) ++stats_.hits;
+  }
+  std::vector<Pv> pvs;
+  if (layout) {
+    pvs = std::move(*layout);
+  } else {
+    ASSIGN_OR_RETURN(pvs, GetPvs());
+  }
   Result<std::vector<LinearTarget>> table = LinearTable(l, pvs);
   if (table.ok() || table.status().code() != Code::kNotFound) return table;
   // A PV this cache has not seen: another host made or extended the VG
@@ -240,6 +256,7 @@ Result<std::vector<LinearTarget>> LvmCache::GetLinearTable(
   {
     MutexLock lock(mu_);
     InvalidatePvsLocked();
+    pv_layout_.reset();
   }
   ASSIGN_OR_RETURN(pvs, GetPvs());
   return LinearTable(l, pvs);
@@ -345,6 +362,7 @@ Status LvmCache::PvCreate(const PvCreateSpec& spec) {
       [&](const DeviceList& d) { return lvm_.PvCreate(d, spec); });
   MutexLock lock(mu_);
   InvalidatePvsLocked();
+  pv_layout_.reset();  // pvcreate -ff may re-create a PV with another layout
   return s;
 }
 

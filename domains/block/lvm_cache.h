@@ -83,8 +83,10 @@ class LvmCache {
   Result<std::vector<Lv>> GetAllLvs(const std::string& vg) EXCLUDES(mu_);
   // Every PV on the devices, sorted by device name.
   Result<std::vector<Pv>> GetPvs() EXCLUDES(mu_);
-  // The dm linear table of vg/lv (LinearTable over GetLv and GetPvs; the
-  // PVs are read again once when a segment names a PV not in the cache).
+  // The dm linear table of vg/lv (LinearTable over GetLv and the PVs'
+  // layout: the last PV list read, even when LV changes have invalidated
+  // it since, as pe_start never changes; the PVs are read again once when
+  // a segment names a PV not in that list).
   Result<std::vector<LinearTarget>> GetLinearTable(const std::string& vg,
                                                    const std::string& lv)
       EXCLUDES(mu_);
@@ -203,6 +205,10 @@ class LvmCache {
   std::map<std::string, VgEntry> vgs_ GUARDED_BY(mu_);
   std::map<std::string, VgLvs> lvs_ GUARDED_BY(mu_);
   std::optional<std::vector<Pv>> pvs_ GUARDED_BY(mu_);
+  // The last PV list read, kept when pvs_ is invalidated by LV changes
+  // (free counts) for GetLinearTable, which needs only names and pe_start;
+  // dropped by SetDevices, PvCreate and a segment naming an unknown PV.
+  std::optional<std::vector<Pv>> pv_layout_ GUARDED_BY(mu_);
   uint64_t pvs_invalidated_at_ GUARDED_BY(mu_) = 0;
   FlightMap<Vg> vg_flights_ GUARDED_BY(mu_);
   FlightMap<std::vector<Lv>> lv_flights_ GUARDED_BY(mu_);

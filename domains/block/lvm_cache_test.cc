@@ -165,6 +165,24 @@ TEST_CASE_METHOD(CacheFixture, "linear table through the cache") {
   CHECK(Runs("pvs") == 1);
 }
 
+TEST_CASE_METHOD(CacheFixture, "after an lvextend the table needs no pvs") {
+  ScriptReports();
+  ScriptChanges();
+  REQUIRE(cache_.GetLinearTable("h4test", "vol1").ok());
+  REQUIRE(cache_.LvExtend("h4test", "vol1", LvSize::Extents(17)).ok());
+  // The PVs' free counts are stale now, their layout is not.
+  REQUIRE(cache_.GetLinearTable("h4test", "vol1").ok());
+  CHECK(Runs("lvs") == 2);
+  CHECK(Runs("pvs") == 1);
+  REQUIRE(cache_.GetPvs().ok());  // a PV report itself is re-read
+  CHECK(Runs("pvs") == 2);
+  // pvcreate may re-create a PV: the next table reads the PVs again.
+  runner_.Expect({"lvm", "pvcreate"}, {}, kPrefix);
+  REQUIRE(cache_.PvCreate({.devices = {"/dev/loop1"}}).ok());
+  REQUIRE(cache_.GetLinearTable("h4test", "vol1").ok());
+  CHECK(Runs("pvs") == 3);
+}
+
 TEST_CASE_METHOD(CacheFixture, "concurrent misses share one lvs") {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
