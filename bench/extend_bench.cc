@@ -87,7 +87,8 @@ class BenchExtender final : public spm::Extender {
 class BenchRefresher final : public spm::VolumeRefresher {
  public:
   explicit BenchRefresher(BenchExtender& vg) : vg_(vg) {}
-  Result<uint64_t> Refresh(const mailbox::ExtendRequest& r) override {
+  Result<uint64_t> Refresh(const mailbox::ExtendRequest& r,
+                           Changed /*changed*/) override {
     return vg_.Size(r.volume_uuid);
   }
 

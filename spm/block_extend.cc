@@ -69,8 +69,18 @@ std::vector<Result<uint64_t>> BlockExtender::ExtendBatch(
 }
 
 Result<uint64_t> BlockRefresher::Refresh(
-    const mailbox::ExtendRequest& request) {
+    const mailbox::ExtendRequest& request, Changed changed) {
   const std::string& vg = request.domain_uuid;
+  if (changed == Changed::kHere) {
+    {
+      MutexLock lock(mu_);
+      ++stats_.refreshes;
+    }
+    ASSIGN_OR_RETURN(lvm::Lv lv, lvm_.GetLv(vg, request.volume_uuid));
+    RETURN_IF_ERROR(activator_.Refresh(vg, request.volume_uuid,
+                                       block::Activator::CacheState::kFresh));
+    return lv.size_bytes;
+  }
   std::shared_ptr<Round> round;
   bool lead = false;
   {

@@ -96,8 +96,13 @@ class BlockRefresher final : public VolumeRefresher {
   BlockRefresher(lvm::LvmCache& lvm, block::Activator& activator)
       : lvm_(lvm), activator_(activator) {}
 
-  Result<uint64_t> Refresh(const mailbox::ExtendRequest& request) override
-      EXCLUDES(mu_);
+  // kElsewhere: the VG's LVs are re-read (one `lvs <vg>` shared by the
+  // concurrent callers of a VG), then the mapping reloaded. kHere: this
+  // host's LvmCache made the change and is current; the LV comes from it
+  // (no VG re-read; an `lvs` of that LV only if the extend dropped it and
+  // nothing has read it since).
+  Result<uint64_t> Refresh(const mailbox::ExtendRequest& request,
+                           Changed changed) override EXCLUDES(mu_);
 
   BlockRefresherStats stats() const EXCLUDES(mu_);
 

@@ -150,7 +150,8 @@ TEST_CASE_METHOD(BlockExtendTest,
     return refresher.Refresh({.domain_uuid = "h4test",
                               .image_uuid = "",
                               .volume_uuid = vol,
-                              .target_bytes = kMiB});
+                              .target_bytes = kMiB},
+                             VolumeRefresher::Changed::kElsewhere);
   };
   // A leads a re-read and is held in its lvs.
   std::thread a([&] { CHECK(*refresh("vol2") == 256 * kMiB); });
@@ -184,11 +185,36 @@ TEST_CASE_METHOD(BlockExtendTest, "BlockRefresher: a lone refresh re-reads") {
                            .image_uuid = "",
                            .volume_uuid = "vol2",
                            .target_bytes = kMiB};
-  REQUIRE(refresher.Refresh(r).ok());
+  constexpr auto kElsewhere = VolumeRefresher::Changed::kElsewhere;
+  REQUIRE(refresher.Refresh(r, kElsewhere).ok());
   grown_ = true;
-  Result<uint64_t> size = refresher.Refresh(r);
+  Result<uint64_t> size = refresher.Refresh(r, kElsewhere);
   REQUIRE(size.ok());
   CHECK(*size == 256 * kMiB);  // not the cached 128 MiB
+  CHECK(Runs("lvs") == 2);
+}
+
+TEST_CASE_METHOD(BlockExtendTest,
+                 "BlockRefresher: after this host's own extend, the cache") {
+  BlockRefresher refresher(cache_, activator_);
+  mailbox::ExtendRequest r{.domain_uuid = "h4test",
+                           .image_uuid = "",
+                           .volume_uuid = "vol2",
+                           .target_bytes = kMiB};
+  constexpr auto kHere = VolumeRefresher::Changed::kHere;
+  REQUIRE(refresher.Refresh(r, kHere).ok());
+  CHECK(Runs("lvs") == 1);  // nothing cached yet
+  Result<uint64_t> size = refresher.Refresh(r, kHere);
+  REQUIRE(size.ok());
+  CHECK(*size == 128 * kMiB);
+  CHECK(Runs("lvs") == 1);  // no VG re-read: this host's cache is current
+  // An extend through the cache drops the LV: the next one reads it.
+  grown_ = true;
+  runner_.Expect({"lvm", "lvextend"}, {}, FakeProcessRunner::Match::kPrefix);
+  REQUIRE(cache_.LvExtend("h4test", "vol2", lvm::LvSize::MiB(256)).ok());
+  size = refresher.Refresh(r, kHere);
+  REQUIRE(size.ok());
+  CHECK(*size == 256 * kMiB);
   CHECK(Runs("lvs") == 2);
 }
 

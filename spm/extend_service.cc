@@ -264,7 +264,8 @@ void ExtendService::Local(const mailbox::ExtendRequest& request,
 void ExtendService::RefreshAndFinish(ExtendResult result,
                                      const ExtendCallback& done) {
   auto work = [this, result, done]() mutable {
-    Result<uint64_t> size = deps_.refresher->Refresh(result.request);
+    Result<uint64_t> size = deps_.refresher->Refresh(
+        result.request, VolumeRefresher::Changed::kHere);
     result.timings.reloaded = deps_.clock->SteadyNow();
     if (!size.ok()) {
       result.status = size.status();
@@ -308,7 +309,8 @@ Result<mailbox::HostMailbox*> ExtendService::HostMailbox() {
   auto host = std::make_unique<mailbox::HostMailbox>(
       *deps_.env, *deps_.clock, o,
       [this](const mailbox::ExtendRequest& r) {
-        return deps_.refresher->Refresh(r);
+        return deps_.refresher->Refresh(r,
+                                        VolumeRefresher::Changed::kElsewhere);
       });
   RETURN_IF_ERROR(host->Start());
   {

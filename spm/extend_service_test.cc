@@ -31,6 +31,7 @@ TEST_CASE("on the SPM an extend runs directly and refreshes the mapping") {
   CHECK(r.size_bytes == 3 * kGiB);
   CHECK(f.mb.vg.Size(r.request.volume_uuid) == 3 * kGiB);
   CHECK(spm.refresher->count() == 1);
+  CHECK(spm.refresher->here_count() == 1);  // its own cache is current
   CHECK(Ordered(r.timings));
   CHECK(r.timings.reloaded != SteadyTime{});
   CHECK(f.notified.load() == 1);
@@ -62,6 +63,7 @@ TEST_CASE("a host that is not SPM goes through the mailbox") {
   CHECK(r.size_bytes == 5 * kGiB);
   CHECK(host.extender->calls().empty());  // never extends itself
   CHECK(host.refresher->count() >= 1);
+  CHECK(host.refresher->here_count() == 0);  // the SPM changed the LV
   CHECK(r.timings.sent != SteadyTime{});
   CHECK(r.timings.answered != SteadyTime{});
   CHECK(Ordered(r.timings));

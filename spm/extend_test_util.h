@@ -66,17 +66,22 @@ class FakeExtender final : public Extender {
 class FakeRefresher final : public VolumeRefresher {
  public:
   explicit FakeRefresher(FakeVg& vg) : vg_(vg) {}
-  Result<uint64_t> Refresh(const mailbox::ExtendRequest& request) override {
+  Result<uint64_t> Refresh(const mailbox::ExtendRequest& request,
+                           Changed changed) override {
     ++count_;
+    if (changed == Changed::kHere) ++here_count_;
     if (fail_) return UnavailableError("refresh failed");
     return vg_.Reload(request);
   }
   int count() const { return count_.load(); }
+  // Refreshes after a change this host made as the SPM (the direct path).
+  int here_count() const { return here_count_.load(); }
   void set_fail(bool fail) { fail_ = fail; }
 
  private:
   FakeVg& vg_;
   std::atomic<int> count_{0};
+  std::atomic<int> here_count_{0};
   std::atomic<bool> fail_{false};
 };
 

@@ -60,10 +60,16 @@ class VolumeRefresher {
  public:
   virtual ~VolumeRefresher() = default;
 
+  // Who changed the LV: the SPM on another host (the mailbox path: this
+  // host's view of the VG may be stale), or this host itself as the SPM
+  // (the direct path: its own lvm cache made the change and is current).
+  enum class Changed { kElsewhere, kHere };
+
   // Reloads this host's mapping of the volume from the LV's current
   // segments (a no-op where it is not mapped) and returns the LV's size in
   // bytes as this host now sees it. Errors: lvm / device-mapper ones.
-  virtual Result<uint64_t> Refresh(const mailbox::ExtendRequest& request) = 0;
+  virtual Result<uint64_t> Refresh(const mailbox::ExtendRequest& request,
+                                   Changed changed) = 0;
 };
 
 }  // namespace sanpool::spm
