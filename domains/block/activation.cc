@@ -21,16 +21,30 @@ Activator::Activator(lvm::LvmCache& lvm, dm::DeviceMapper& dm,
 
 Status Activator::RemoveWaitingForOpeners(const std::string& name) {
   Status removed = dm_.Remove(name, dm::RemoveMode::kNormal);
+  if (removed.code() != Code::kFailedPrecondition) return removed;
+  removing_.insert(name);
   for (int retry = 0;
        retry < options_.busy_retries &&
        removed.code() == Code::kFailedPrecondition;
        ++retry) {
-    ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));
-    if (!info.exists || info.open_count == 0) break;  // another refusal
+    Result<dm::DeviceInfo> info = dm_.Info(name);
+    if (!info.ok()) {
+      removed = info.status();
+      break;
+    }
+    if (!info->exists || info->open_count == 0) break;  // another refusal
+    mu_.Unlock();
     options_.busy_wait();
+    mu_.Lock();
     removed = dm_.Remove(name, dm::RemoveMode::kNormal);
   }
+  removing_.erase(name);
+  removal_done_.SignalAll();
   return removed;
+}
+
+void Activator::AwaitRemoval(const std::string& name) {
+  while (removing_.contains(name)) removal_done_.Wait(mu_);
 }
 
 Result<std::string> Activator::DevicePath(const std::string& vg,
@@ -78,6 +92,7 @@ Result<std::string> Activator::Activate(const std::string& vg,
                                         const std::string& lv, LockMode mode) {
   ASSIGN_OR_RETURN(std::string name, dm::LvDeviceName(vg, lv));
   MutexLock lock(mu_);
+  AwaitRemoval(name);
   Refs& refs = refs_[name];
   if (mode == LockMode::kExclusive && refs.exclusive) {
     return Status(Code::kFailedPrecondition,
@@ -120,6 +135,7 @@ Status Activator::ForceDeactivate(const std::string& vg,
                                   const std::string& lv) {
   ASSIGN_OR_RETURN(std::string name, dm::LvDeviceName(vg, lv));
   MutexLock lock(mu_);
+  AwaitRemoval(name);
   ASSIGN_OR_RETURN(dm::DeviceInfo info, dm_.Info(name));
   if (!info.exists) {
     refs_.erase(name);

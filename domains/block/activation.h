@@ -28,7 +28,10 @@
 // device is open, up to ActivatorOptions::busy_retries times: udev, blkid or
 // a scanning lvm on the host open a new or changed block device for a moment
 // (lvm2 does the same: lvm.conf retry_deactivation). A device still open
-// after that is reported (kFailedPrecondition), as before.
+// after that is reported (kFailedPrecondition), as before. The waits run
+// without the Activator's lock: other LVs are activated, refreshed and
+// released meanwhile; an Activate or ForceDeactivate of the LV being
+// removed waits for the removal to end.
 //
 // Errors: those of LvmCache (kNotFound 610 for a missing LV) and of
 // DeviceMapper. A failed create leaves no reference.
@@ -59,7 +62,7 @@ struct StaleMappings {
 struct ActivatorOptions {
   // Removal attempts after the first one finds the device open.
   int busy_retries = 20;
-  // Called between attempts, under the Activator's lock; default: sleeps
+  // Called between attempts, without the Activator's lock; default: sleeps
   // 50 ms (so a device held for more than ~1 s is reported busy).
   std::function<void()> busy_wait;
 };
@@ -110,8 +113,11 @@ class Activator {
   };
   Result<dm::Table> TableOf(const std::string& vg, const std::string& lv);
   Status Map(const std::string& vg, const std::string& lv) REQUIRES(mu_);
-  // dm Remove, retried while the device is open (transient openers).
+  // dm Remove, retried while the device is open (transient openers); mu_
+  // is released during each wait, with `name` in removing_.
   Status RemoveWaitingForOpeners(const std::string& name) REQUIRES(mu_);
+  // Waits while `name` is in removing_.
+  void AwaitRemoval(const std::string& name) REQUIRES(mu_);
 
   lvm::LvmCache& lvm_;
   dm::DeviceMapper& dm_;
@@ -120,6 +126,9 @@ class Activator {
   // the lvm reports, which run before it is taken where possible.
   mutable Mutex mu_;
   std::map<std::string, Refs> refs_ GUARDED_BY(mu_);  // by dm name
+  // Mappings whose removal waits for openers (mu_ released meanwhile).
+  std::set<std::string> removing_ GUARDED_BY(mu_);
+  CondVar removal_done_;
 };
 
 }  // namespace sanpool::block

@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <functional>
+#include <future>
 
 #include "domains/block/activator_fixture.h"
 
@@ -146,6 +148,41 @@ TEST_CASE_METHOD(ActivatorTest,
   REQUIRE(activator_.Deactivate("h4test", "vol1", LockMode::kExclusive).ok());
   CHECK(busy_waits_ == 2);
   CHECK_FALSE(dm_.TableOf("h4test-vol1"));
+}
+
+TEST_CASE_METHOD(ActivatorTest,
+                 "a removal waiting for openers blocks only its own LV") {
+  REQUIRE(activator_.Activate("h4test", "vol1", LockMode::kShared).ok());
+  dm_.SetOpenCount("h4test-vol1", 1);
+  std::future<Result<std::string>> other;
+  std::future<Result<std::string>> same;
+  on_busy_wait_ = [&] {
+    if (busy_waits_ != 1) return;
+    // Another LV maps and releases meanwhile (the lock is not held here).
+    other = std::async(std::launch::async, [&] {
+      return activator_.Activate("h4test", "vol2", LockMode::kShared);
+    });
+    CHECK(other.wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+    // The LV being removed waits for the removal to end.
+    same = std::async(std::launch::async, [&] {
+      return activator_.Activate("h4test", "vol1", LockMode::kExclusive);
+    });
+    CHECK(same.wait_for(std::chrono::milliseconds(100)) ==
+          std::future_status::timeout);
+    dm_.SetOpenCount("h4test-vol1", 0);  // the transient opener goes
+  };
+  REQUIRE(activator_.Deactivate("h4test", "vol1", LockMode::kShared).ok());
+  REQUIRE(other.valid());
+  CHECK(other.get().ok());
+  CHECK(activator_.IsActive("h4test", "vol2"));
+  // Removed, then mapped again for the waiting writer.
+  REQUIRE(same.valid());
+  Result<std::string> again = same.get();
+  REQUIRE(again.ok());
+  CHECK(DmCalls("remove") == 2);  // refused while open, then done
+  CHECK(DmCalls("create") == 3);  // vol1, vol2, vol1 again
+  CHECK(activator_.IsActive("h4test", "vol1"));
 }
 
 TEST_CASE_METHOD(ActivatorTest, "stale mappings of our VGs are removed at start") {
