@@ -179,21 +179,32 @@ AgentCluster::AgentCluster(AgentClusterOptions options)
     ::syncfs(fd);
     ::close(fd);
   }
-  for (const std::string& d : options_.dirs) {
-    std::filesystem::create_directories(dir_ + "/" + d);
-  }
-  for (int host = 1; host <= options_.hosts; ++host) {
-    daemons_.push_back(StartSanlockDaemon(
-        dir_ + "/sl" + std::to_string(host),
-        options_.host_name_prefix + std::to_string(host)));
-  }
-  for (int host = 1; host <= options_.hosts; ++host) {
-    agents_.push_back(NewAgent(host));
+  try {
+    for (const std::string& d : options_.dirs) {
+      std::filesystem::create_directories(dir_ + "/" + d);
+    }
+    for (int host = 1; host <= options_.hosts; ++host) {
+      daemons_.push_back(StartSanlockDaemon(
+          dir_ + "/sl" + std::to_string(host),
+          options_.host_name_prefix + std::to_string(host)));
+    }
+    for (int host = 1; host <= options_.hosts; ++host) {
+      agents_.push_back(NewAgent(host));
+    }
+  } catch (...) {
+    // A daemon or agent that did not start: no destructor runs for a
+    // half-built cluster, so stop what started and remove the directory.
+    TearDown(/*failed=*/true);
+    throw;
   }
 }
 
 AgentCluster::~AgentCluster() {
-  if (std::uncaught_exceptions() > 0) {
+  TearDown(/*failed=*/std::uncaught_exceptions() > 0);
+}
+
+void AgentCluster::TearDown(bool failed) {
+  if (failed) {
     // A failed REQUIRE: the logs say why, and the directory goes next.
     for (size_t i = 0; i < agents_.size(); ++i) {
       std::cerr << "--- agent " << i + 1 << " log tail:\n"
@@ -208,6 +219,7 @@ AgentCluster::~AgentCluster() {
   daemons_.clear();
   std::error_code ignored;
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  dir_.clear();
 }
 
 std::unique_ptr<AgentProcess> AgentCluster::NewAgent(int host) {

@@ -145,6 +145,9 @@ class AgentCluster {
 
  private:
   std::unique_ptr<AgentProcess> NewAgent(int host);
+  // Stops the agents, then the daemons (with their log tails on stderr
+  // when `failed`), and removes the directory. Idempotent.
+  void TearDown(bool failed);
 
   AgentClusterOptions options_;
   std::string dir_;
