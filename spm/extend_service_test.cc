@@ -1,7 +1,6 @@
 #include "spm/extend_service.h"
 
 #include <catch2/catch.hpp>
-#include <atomic>
 #include <future>
 #include <vector>
 
@@ -11,6 +10,7 @@ namespace sanpool::spm {
 namespace {
 
 using testing::ExtendFixture;
+using testing::FirstExtendGate;
 using testing::kGiB;
 using testing::TestHost;
 
@@ -18,6 +18,9 @@ bool Ordered(const ExtendTimings& t) {
   return t.queued <= t.sent && t.sent <= t.answered &&
          t.answered <= t.extended && t.extended <= t.reloaded;
 }
+
+// One lvm call per VG at a time: later requests wait behind a held one.
+void OneCallPerVg(ExtendServiceOptions& o) { o.spm_per_domain = 1; }
 
 TEST_CASE("on the SPM an extend runs directly and refreshes the mapping") {
   ExtendFixture f;
@@ -72,9 +75,7 @@ TEST_CASE("a host that is not SPM goes through the mailbox") {
 
 TEST_CASE("two services: the SPM one serves the other's requests") {
   ExtendFixture f;
-  TestHost& spm = f.StartHost(1, true);
-  TestHost& host = f.StartHost(2, false);
-  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+  auto [spm, host] = f.StartSpmAndHost();
   auto done = host.service->Extend(f.Request(3, 2 * kGiB));
   REQUIRE(f.DriveReady(done));
   ExtendResult r = done.get();
@@ -86,9 +87,7 @@ TEST_CASE("two services: the SPM one serves the other's requests") {
 
 TEST_CASE("VG full is an error to the caller, local and remote") {
   ExtendFixture f;
-  TestHost& spm = f.StartHost(1, true);
-  TestHost& host = f.StartHost(2, false);
-  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+  auto [spm, host] = f.StartSpmAndHost();
   f.mb.vg.SetFree(1 * kGiB);
 
   auto local = spm.service->Extend(f.Request(1, 4 * kGiB));
@@ -148,24 +147,16 @@ TEST_CASE("a burst on the SPM, one call per VG at a time, is batched") {
     o.spm_concurrency = 2;
     o.spm_per_domain = 1;
   });
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> first{true};
-  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  FirstExtendGate gate(f.mb.vg);
   std::vector<std::future<ExtendResult>> done;
   done.push_back(spm.service->Extend(f.Request(1, kGiB)));
-  entered.get_future().wait();  // the first batch runs alone
+  gate.WaitEntered();  // the first batch runs alone
   for (int i = 2; i <= 100; ++i) {
     done.push_back(spm.service->Extend(f.Request(i, kGiB)));
     // A duplicate of a queued request shares its batch.
     if (i == 2) done.push_back(spm.service->Extend(f.Request(2, 2 * kGiB)));
   }
-  release.set_value();
+  gate.Release();
   for (auto& d : done) REQUIRE(f.DriveReady(d));
   for (auto& d : done) CHECK(d.get().status.ok());
   ExtendBatcherStats b = spm.service->stats().batcher;
@@ -178,9 +169,7 @@ TEST_CASE("a burst on the SPM, one call per VG at a time, is batched") {
 
 TEST_CASE("more than 63 concurrent requests from one host all complete") {
   ExtendFixture f;
-  TestHost& spm = f.StartHost(1, true);
-  TestHost& host = f.StartHost(2, false);
-  REQUIRE(f.Drive([&] { return spm.service->ServingMailbox(); }));
+  auto [spm, host] = f.StartSpmAndHost();
   std::vector<std::future<ExtendResult>> done;
   for (int i = 1; i <= 80; ++i) {
     done.push_back(host.service->Extend(f.Request(i, uint64_t(i) * kGiB)));
@@ -200,28 +189,12 @@ TEST_CASE("more than 63 concurrent requests from one host all complete") {
 TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
   ExtendFixture f;
   // One call per VG at a time: A's local request waits behind X.
-  TestHost& a = f.StartHost(1, true, [](ExtendServiceOptions& o) {
-    o.spm_per_domain = 1;
-  });
-  TestHost& b = f.StartHost(2, false);
-  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+  auto [a, b] = f.StartSpmAndHost(OneCallPerVg);
 
   // A's first extend (B's request X) blocks inside lvextend.
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> first{true};
-  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  FirstExtendGate gate(f.mb.vg);
   auto x = b.service->Extend(f.Request(1, 3 * kGiB));
-  auto entered_f = entered.get_future();
-  REQUIRE(f.Drive([&] {
-    return entered_f.wait_for(std::chrono::seconds(0)) ==
-           std::future_status::ready;
-  }));
+  REQUIRE(f.Drive([&] { return gate.Entered(); }));
   // A local request on A queues behind X in the same VG.
   auto y = a.service->Extend(f.Request(2, 4 * kGiB));
 
@@ -237,7 +210,7 @@ TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
 
   // A's blocked extend finishes; Y's batch is refused (not SPM) and Y is
   // re-sent through A's mailbox to B.
-  release.set_value();
+  gate.Release();
   REQUIRE(f.DriveReady(y));
   ExtendResult ry = y.get();
   INFO(ry.status.ToString());
@@ -258,6 +231,11 @@ TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
 // (an hour) so that only the notification can explain what happens.
 void SlowPoll(ExtendServiceOptions& o) {
   o.role_poll_interval = std::chrono::hours(1);
+}
+
+void SlowPollOneCallPerVg(ExtendServiceOptions& o) {
+  SlowPoll(o);
+  OneCallPerVg(o);
 }
 
 TEST_CASE("a role gained through OnRoleChanged serves pending requests at once") {
@@ -283,33 +261,16 @@ TEST_CASE("a role gained through OnRoleChanged serves pending requests at once")
 
 TEST_CASE("a role lost through OnRoleChanged stops serving; the next SPM serves all") {
   ExtendFixture f;
-  TestHost& a = f.StartHost(1, true, [](ExtendServiceOptions& o) {
-    SlowPoll(o);
-    o.spm_per_domain = 1;
-  });
-  TestHost& b = f.StartHost(2, false, SlowPoll);
-  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> first{true};
-  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  auto [a, b] = f.StartSpmAndHost(SlowPollOneCallPerVg, SlowPoll);
+  FirstExtendGate gate(f.mb.vg);
   auto x = b.service->Extend(f.Request(1, 3 * kGiB));
-  auto entered_f = entered.get_future();
-  REQUIRE(f.Drive([&] {
-    return entered_f.wait_for(std::chrono::seconds(0)) ==
-           std::future_status::ready;
-  }));
+  REQUIRE(f.Drive([&] { return gate.Entered(); }));
   auto y = a.service->Extend(f.Request(2, 4 * kGiB));  // queued behind X
 
   a.SetSpm(false);
   b.SetSpm(true);
   REQUIRE(f.DriveReady(x));  // b re-serves X while a's lvextend still runs
-  release.set_value();
+  gate.Release();
   REQUIRE(f.DriveReady(y));
   ExtendResult rx = x.get(), ry = y.get();
   INFO(rx.status.ToString() << " / " << ry.status.ToString());
@@ -327,33 +288,16 @@ TEST_CASE("a role lost through OnRoleChanged stops serving; the next SPM serves 
 // (654, role gone) with size 0, failing the host's request for good.
 TEST_CASE("a host that lost the role unnoticed never answers with size 0") {
   ExtendFixture f;
-  TestHost& a = f.StartHost(1, true, [](ExtendServiceOptions& o) {
-    SlowPoll(o);
-    o.spm_per_domain = 1;
-  });
-  TestHost& b = f.StartHost(2, false, SlowPoll);
-  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> first{true};
-  f.mb.vg.SetHook([&](const mailbox::SpmExtendRequest&) {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  auto [a, b] = f.StartSpmAndHost(SlowPollOneCallPerVg, SlowPoll);
+  FirstExtendGate gate(f.mb.vg);
   auto x = b.service->Extend(f.Request(1, 3 * kGiB));
-  auto entered_f = entered.get_future();
-  REQUIRE(f.Drive([&] {
-    return entered_f.wait_for(std::chrono::seconds(0)) ==
-           std::future_status::ready;
-  }));
+  REQUIRE(f.Drive([&] { return gate.Entered(); }));
   auto z = b.service->Extend(f.Request(2, 2 * kGiB));  // queued behind X
   int steps = 0;
   f.Drive([&] { return ++steps > 100; });  // a's mailbox dispatched Z
 
   a.role.set_spm(false);  // nobody tells a's service
-  release.set_value();    // X's lvextend ends, Z's batch is refused
+  gate.Release();    // X's lvextend ends, Z's batch is refused
   steps = 0;
   f.Drive([&] { return ++steps > 200; });
   CHECK(z.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
@@ -371,9 +315,7 @@ TEST_CASE("a host that lost the role unnoticed never answers with size 0") {
 
 TEST_CASE("lost and regained before the control thread looks: a fresh mailbox") {
   ExtendFixture f;
-  TestHost& a = f.StartHost(1, true, SlowPoll);
-  TestHost& b = f.StartHost(2, false, SlowPoll);
-  REQUIRE(f.Drive([&] { return a.service->ServingMailbox(); }));
+  auto [a, b] = f.StartSpmAndHost(SlowPoll, SlowPoll);
   a.role.set_spm(false);
   a.service->OnRoleChanged();
   a.SetSpm(true);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,6 +86,53 @@ class FakeRefresher final : public VolumeRefresher {
   std::atomic<bool> fail_{false};
 };
 
+// Holds the first extend FakeVg runs (as if blocked inside lvextend) until
+// Release(); later extends pass. Installs itself as `vg`'s hook. The
+// destructor releases a held extend; the hook stays safe to call after it.
+class FirstExtendGate {
+ public:
+  explicit FirstExtendGate(FakeVg& vg)
+      : state_(std::make_shared<State>()),
+        entered_(state_->entered.get_future()) {
+    state_->released = release_.get_future().share();
+    vg.SetHook([state = state_](const mailbox::SpmExtendRequest&) {
+      if (state->first.exchange(false)) {
+        state->entered.set_value();
+        state->released.wait();
+      }
+    });
+  }
+  ~FirstExtendGate() {
+    if (!released_) release_.set_value();
+  }
+  FirstExtendGate(const FirstExtendGate&) = delete;
+  FirstExtendGate& operator=(const FirstExtendGate&) = delete;
+
+  // True once the first extend is held; does not block.
+  bool Entered() const {
+    return entered_.wait_for(std::chrono::seconds(0)) ==
+           std::future_status::ready;
+  }
+  // Blocks (in real time) until the first extend is held.
+  void WaitEntered() const { entered_.wait(); }
+  // Lets the held extend (or the first one to come) finish. Once only.
+  void Release() {
+    released_ = true;
+    release_.set_value();
+  }
+
+ private:
+  struct State {
+    std::atomic<bool> first{true};
+    std::promise<void> entered;
+    std::shared_future<void> released;
+  };
+  std::shared_ptr<State> state_;
+  std::future<void> entered_;
+  std::promise<void> release_;
+  bool released_ = false;
+};
+
 // One host: its role, extender, refresher and service.
 struct TestHost {
   int host_id = 0;
@@ -98,6 +146,12 @@ struct TestHost {
     role.set_spm(spm);
     service->OnRoleChanged();
   }
+};
+
+// The two hosts ExtendFixture::StartSpmAndHost starts.
+struct SpmAndHost {
+  TestHost& spm;
+  TestHost& host;
 };
 
 class ExtendFixture {
@@ -133,6 +187,17 @@ class ExtendFixture {
     REQUIRE(h->service->Start().ok());
     hosts_.push_back(std::move(h));
     return *hosts_.back();
+  }
+
+  // Starts host 1 as the SPM and host 2 not (each with its `tweak`) and
+  // drives time until host 1 serves the mailbox (REQUIRE-s all of it).
+  SpmAndHost StartSpmAndHost(
+      std::function<void(ExtendServiceOptions&)> spm_tweak = {},
+      std::function<void(ExtendServiceOptions&)> host_tweak = {}) {
+    TestHost& spm = StartHost(1, /*spm=*/true, std::move(spm_tweak));
+    TestHost& host = StartHost(2, /*spm=*/false, std::move(host_tweak));
+    REQUIRE(Drive([&] { return spm.service->ServingMailbox(); }));
+    return {spm, host};
   }
 
   static mailbox::ExtendRequest Request(int volume, uint64_t target) {
