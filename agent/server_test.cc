@@ -1,5 +1,5 @@
 // Server tests: a real Server in-process on port 0 (plain TCP, mutual TLS
-// with certificates from scripts/make-test-certs.sh, Unix socket), driven by
+// with certificates from tools::MakeCerts, Unix socket), driven by
 // raw synchronous Beast clients.
 #include "agent/server.h"
 
@@ -34,9 +34,10 @@
 #include "agent/rpc_dispatcher.h"
 #include "agent/tls_context.h"
 #include "base/clock.h"
+#include "base/env.h"
 #include "base/gate.h"
-#include "base/process.h"
 #include "base/worker_pool.h"
+#include "tools/certs/make_certs.h"
 
 namespace sanpool::agent {
 namespace {
@@ -175,14 +176,10 @@ class ServerFixture {
   }
 
   void UseTls() {
-    PosixProcessRunner runner;
-    ProcessSpec spec;
-    std::string root = SourceRoot();
-    spec.argv = {root + "/scripts/make-test-certs.sh", dir_ + "/pki"};
-    auto result = runner.Run(spec);
-    REQUIRE(result.ok());
-    INFO(result->stderr_data);
-    REQUIRE(result->Succeeded());
+    std::unique_ptr<Env> env = NewPosixEnv();
+    Status made = tools::MakeCerts(*env, {.dir = dir_ + "/pki"});
+    INFO(made.ToString());
+    REQUIRE(made.ok());
     options_.tls = TlsMode::kMutualTls;
     options_.ca_file = dir_ + "/pki/ca.pem";
     options_.cert_file = dir_ + "/pki/host.pem";
@@ -214,11 +211,6 @@ class ServerFixture {
   asio::io_context& io() { return io_; }
 
  private:
-  static std::string SourceRoot() {
-    const char* root = std::getenv("SANPOOL_SOURCE_ROOT");
-    return root != nullptr ? root : ".";
-  }
-
   std::string dir_;
   asio::io_context io_;
   SystemClock clock_;

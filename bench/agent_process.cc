@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tools/make_certs.h"
+#include "tools/certs/make_certs.h"
 
 extern char** environ;
 

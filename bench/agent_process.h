@@ -1,7 +1,7 @@
 // AgentProcess: a sanpool-agent child for benchmarks.
 //
 // Start() creates a temporary directory, writes a test PKI into it
-// (tools/make_certs.h), spawns the agent binary (posix_spawn, argv only, no
+// (tools/certs/make_certs.h), spawns the agent binary (posix_spawn, argv only, no
 // shell; output to <dir>/agent.log) listening with mutual TLS on 127.0.0.1
 // port 0 and on a Unix socket in the directory, and waits for its
 // --port-file. The destructor sends SIGTERM, waits up to 10 s, then SIGKILL,

@@ -26,7 +26,7 @@ trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 
 step "certificates (test CA, host and client certs) in $work/pki"
-scripts/make-test-certs.sh "$work/pki" >/dev/null
+"$cli" make-certs "$work/pki" >/dev/null
 
 step "starting sanpool-agent (mutual TLS on 127.0.0.1, Unix socket)"
 "$agent" --config /dev/null \

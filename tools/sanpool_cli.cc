@@ -19,7 +19,7 @@
 
 #include "agent/rpc_client.h"
 #include "base/env.h"
-#include "tools/make_certs.h"
+#include "tools/certs/make_certs.h"
 #include "tools/pretty_json.h"
 #include "tools/rig/rig_main.h"
 

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "base/log.h"
-#include "tools/make_certs.h"
+#include "tools/certs/make_certs.h"
 #include "tools/rig/processes.h"
 
 namespace sanpool::rig {

@@ -1,4 +1,4 @@
-#include "tools/make_certs.h"
+#include "tools/certs/make_certs.h"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>

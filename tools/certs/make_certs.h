@@ -11,11 +11,11 @@
 // Keys are PKCS#8 PEM written mode 0600, certificates 0644; existing files
 // are replaced atomically. Generated with OpenSSL's C API in-process (no
 // openssl child process). For tests and the rig only: production deployments
-// bring their own PKI. scripts/make-test-certs.sh produces the same layout.
+// bring their own PKI.
 //
 // Thread-safety: MakeCerts may run concurrently for distinct directories.
-#ifndef SANPOOL_TOOLS_MAKE_CERTS_H_
-#define SANPOOL_TOOLS_MAKE_CERTS_H_
+#ifndef SANPOOL_TOOLS_CERTS_MAKE_CERTS_H_
+#define SANPOOL_TOOLS_CERTS_MAKE_CERTS_H_
 
 #include <string>
 #include <vector>
@@ -41,4 +41,4 @@ Status MakeCerts(Env& env, const CertRequest& request);
 
 }  // namespace sanpool::tools
 
-#endif  // SANPOOL_TOOLS_MAKE_CERTS_H_
+#endif  // SANPOOL_TOOLS_CERTS_MAKE_CERTS_H_
