@@ -7,13 +7,8 @@
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <set>
 
-#include "agent/json_params.h"
-#include "agent/notifications.h"
-#include "agent/task_methods.h"
-#include "base/fake_clock.h"
-#include "base/process.h"
+#include "agent/storage_test_fixture.h"
 #include "domains/file/file_test_util.h"
 #include "domains/storage_errors.h"
 #include "spm/fake_role.h"
@@ -29,110 +24,9 @@ using file_domain::testing::kSd;
 using file_domain::testing::kVol1;
 using file_domain::testing::kVol2;
 using file_domain::testing::kVol3;
-using file_domain::testing::ScratchDir;
 using file_domain::testing::SnapshotTree;
-
-constexpr char kRemote[] = "srv:/exp";
-
-class StorageFixture {
- public:
-  StorageFixture()
-      : env_(NewPosixEnv()),
-        qemu_img_(runner_),
-        domains_(DomainRegistryDeps{.env = env_.get(),
-                                    .clock = &clock_,
-                                    .qemu_img = &qemu_img_,
-                                    .lock_manager = &locks_,
-                                    .is_spm = [this] { return role_.IsSpm(); }},
-                 DomainRegistryOptions{.repository = scratch_.path() + "/repo",
-                                       .run_dir = scratch_.path() + "/run"}),
-        tasks_(clock_, {.threads = 2}, [this](const spm::TaskRecord& r) {
-          publish_(r);
-          MutexLock lock(mu_);
-          // After the notification went out, so Wait() sees both.
-          if (r.state == spm::TaskState::kFinished) finished_.insert(r.id);
-          cv_.SignalAll();
-        }),
-        hub_(clock_),
-        publish_(TaskStatePublisher(hub_)) {
-    fs::create_directories(MountDir());
-    services_ = {.domains = &domains_, .role = &role_, .tasks = &tasks_,
-                 .copier = &copier_};
-    REQUIRE(RegisterStorageMethods(registry_, &services_).ok());
-    REQUIRE(RegisterTaskMethods(registry_, &services_).ok());
-  }
-  ~StorageFixture() { tasks_.Shutdown(); }
-
-  std::string MountDir() const { return scratch_.path() + "/repo/mnt/srv:_exp"; }
-  std::string DomainDir() const { return MountDir() + "/" + kSd; }
-
-  Result<json::value> Call(const std::string& method, json::object params) {
-    const MethodSpec* spec = registry_.Find(method);
-    REQUIRE(spec != nullptr);
-    RETURN_IF_ERROR(ValidateParams(spec->params, params, spec->extra_params));
-    return spec->handler(params, CallContext{.peer = "test", .transport = "test"});
-  }
-
-  void CreateDomain() {
-    auto r = Call("StorageDomain.create",
-                  {{"storagedomainID", kSd}, {"domainType", 1},
-                   {"typeArgs", kRemote}, {"name", "methods"},
-                   {"domainClass", 1}});
-    REQUIRE(r.ok());
-  }
-
-  json::object VolumeParams(const char* img, const char* vol) {
-    return {{"storagedomainID", kSd}, {"imageID", img}, {"volumeID", vol}};
-  }
-
-  // Schedules Volume.create and returns the task id.
-  std::string StartCreate(const char* img, const char* vol, json::value size,
-                          json::value format = 5, const char* src_img = "",
-                          const char* src_vol = "") {
-    json::object p = VolumeParams(img, vol);
-    p["size"] = size;
-    p["volFormat"] = format;
-    p["preallocate"] = 2;
-    p["diskType"] = "DATA";
-    p["desc"] = "test";
-    p["srcImgUUID"] = src_img;
-    p["srcVolUUID"] = src_vol;
-    auto r = Call("Volume.create", p);
-    REQUIRE(r.ok());
-    REQUIRE(r->is_string());
-    return std::string(r->get_string());
-  }
-
-  // Waits for the task to finish; returns its Task.getStatus object.
-  json::object Wait(const std::string& id) {
-    {
-      MutexLock lock(mu_);
-      while (finished_.count(id) == 0) cv_.Wait(mu_);
-    }
-    auto status = Call("Task.getStatus", {{"taskID", id}});
-    REQUIRE(status.ok());
-    return status->as_object();
-  }
-  int64_t WaitCode(const std::string& id) { return Wait(id).at("code").as_int64(); }
-
-  ScratchDir scratch_;
-  std::unique_ptr<Env> env_;
-  FakeClock clock_;
-  PosixProcessRunner runner_;
-  QemuImg qemu_img_;
-  ResourceManager locks_{clock_};
-  file_domain::ImageCopier copier_{runner_, locks_};
-  spm::FakeSpmRole role_{true};
-  DomainRegistry domains_;
-  Mutex mu_;
-  CondVar cv_;
-  std::set<std::string> finished_ GUARDED_BY(mu_);
-  spm::TaskManager tasks_;
-  NotificationHub hub_;
-  spm::TaskManager::StateCallback publish_;
-  StorageServices services_;
-  MethodRegistry registry_;
-};
+using testing::kRemote;
+using testing::StorageFixture;
 
 TEST_CASE("a domain is created in its connection's mount dir and described") {
   StorageFixture f;

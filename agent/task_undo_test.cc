@@ -3,115 +3,50 @@
 // domain in a temp dir, real qemu-img).
 #include "agent/task_undo.h"
 
-#include <boost/json/object.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <set>
+#include <memory>
+#include <string>
 
-#include "agent/json_params.h"
-#include "agent/method_registry.h"
-#include "agent/storage_methods.h"
-#include "agent/task_methods.h"
-#include "base/fake_clock.h"
-#include "base/process.h"
+#include "agent/storage_test_fixture.h"
 #include "domains/file/file_test_util.h"
-#include "spm/fake_role.h"
 #include "spm/task_recovery.h"
 #include "spm/task_store.h"
 
 namespace sanpool::agent {
 namespace {
 
-namespace json = boost::json;
 namespace fs = std::filesystem;
 using file_domain::testing::kImg;
 using file_domain::testing::kSd;
 using file_domain::testing::kVol1;
 using file_domain::testing::kVol2;
-using file_domain::testing::ScratchDir;
 
-class Fixture {
+// The storage fixture with the tasks journaled in TasksDir().
+class Fixture : public testing::StorageFixture {
  public:
-  Fixture()
-      : env_(NewPosixEnv()),
-        qemu_img_(runner_),
-        domains_(DomainRegistryDeps{.env = env_.get(),
-                                    .clock = &clock_,
-                                    .qemu_img = &qemu_img_,
-                                    .lock_manager = &locks_,
-                                    .is_spm = [] { return true; }},
-                 DomainRegistryOptions{.repository = scratch_.path() + "/repo",
-                                       .run_dir = scratch_.path() + "/run"}),
-        tasks_(clock_, {.threads = 2}, [this](const spm::TaskRecord& r) {
-          MutexLock lock(mu_);
-          if (r.state == spm::TaskState::kFinished) finished_.insert(r.id);
-          cv_.SignalAll();
-        }) {
-    fs::create_directories(MountDir());
+  Fixture() {
     fs::create_directories(TasksDir());
-    services_ = {.domains = &domains_, .role = &role_, .tasks = &tasks_,
-                 .copier = &copier_};
-    REQUIRE(RegisterStorageMethods(registry_, &services_).ok());
-    REQUIRE(RegisterTaskMethods(registry_, &services_).ok());
     store_ = std::make_shared<spm::TaskStore>(*env_, TasksDir());
     tasks_.SetJournal(store_);
   }
-  ~Fixture() { tasks_.Shutdown(); }
 
-  std::string MountDir() const { return scratch_.path() + "/repo/mnt/srv:_exp"; }
-  std::string ImageDir() const {
-    return MountDir() + "/" + kSd + "/images/" + kImg;
-  }
+  std::string ImageDir() const { return DomainDir() + "/images/" + kImg; }
   std::string TasksDir() const { return scratch_.path() + "/master/tasks"; }
 
-  Result<json::value> Call(const std::string& method, json::object params) {
-    const MethodSpec* spec = registry_.Find(method);
-    REQUIRE(spec != nullptr);
-    RETURN_IF_ERROR(ValidateParams(spec->params, params, spec->extra_params));
-    return spec->handler(params,
-                         CallContext{.peer = "test", .transport = "test"});
-  }
-  void Wait(const std::string& id) {
-    MutexLock lock(mu_);
-    while (finished_.count(id) == 0) cv_.Wait(mu_);
-  }
+  // Runs Volume.create of `vol` in kImg to its end; the task id.
   std::string Create(const char* vol) {
-    auto r = Call("Volume.create",
-                  {{"storagedomainID", kSd}, {"imageID", kImg},
-                   {"volumeID", vol}, {"size", "1048576"}, {"volFormat", 5},
-                   {"preallocate", 2}, {"diskType", "DATA"}, {"desc", "t"},
-                   {"srcImgUUID", ""}, {"srcVolUUID", ""}});
-    REQUIRE(r.ok());
-    std::string id(r->get_string());
-    Wait(id);
+    std::string id = StartCreate(kImg, vol, "1048576");
+    WaitFinished(id);
     return id;
   }
 
-  ScratchDir scratch_;
-  std::unique_ptr<Env> env_;
-  FakeClock clock_;
-  PosixProcessRunner runner_;
-  QemuImg qemu_img_;
-  ResourceManager locks_{clock_};
-  file_domain::ImageCopier copier_{runner_, locks_};
-  spm::FakeSpmRole role_{true};
-  DomainRegistry domains_;
-  Mutex mu_;
-  CondVar cv_;
-  std::set<std::string> finished_ GUARDED_BY(mu_);
-  spm::TaskManager tasks_;
-  StorageServices services_;
-  MethodRegistry registry_;
   std::shared_ptr<spm::TaskStore> store_;
 };
 
 TEST_CASE("Volume.create records its undo step; rollback removes the volume") {
   Fixture f;
-  auto made = f.Call("StorageDomain.create",
-                     {{"storagedomainID", kSd}, {"domainType", 1},
-                      {"typeArgs", "srv:/exp"}, {"name", "undo"},
-                      {"domainClass", 1}});
-  REQUIRE(made.ok());
+  f.CreateDomain("undo");
   std::string id = f.Create(kVol1);
   Result<spm::PersistedTask> rec = f.store_->Load(id);
   REQUIRE(rec.ok());

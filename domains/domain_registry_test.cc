@@ -42,6 +42,19 @@ class RegistryFixture {
         DomainRegistryOptions{.repository = Repo(),
                               .run_dir = scratch_.path() + "/run"});
   }
+  // Creates domain kSd on srv:/exp behind the registry's back, with what an
+  // interrupted Image.delete leaves behind (REQUIRE-s success); returns the
+  // leftover's path.
+  std::string DomainWithLeftover() {
+    fs::create_directories(Mnt("srv:_exp"));
+    REQUIRE(file_domain::FileDomain::Create(*env_, clock_, Mnt("srv:_exp"),
+                                            Params(kSd, "srv:/exp"))
+                .ok());
+    std::string leftover =
+        Mnt("srv:_exp") + "/" + kSd + "/images/_remove_me_" + kImg;
+    fs::create_directories(leftover);
+    return leftover;
+  }
   CreateDomainParams Params(const std::string& sd, const std::string& path) {
     CreateDomainParams p;
     p.sd_uuid = sd;
@@ -153,15 +166,7 @@ TEST_CASE("create needs the connection's mount dir and a new sdUUID") {
 
 TEST_CASE("recovery runs once, and only while this host is SPM") {
   RegistryFixture f;
-  fs::create_directories(f.Mnt("srv:_exp"));
-  REQUIRE(file_domain::FileDomain::Create(*f.env_, f.clock_,
-                                          f.Mnt("srv:_exp"),
-                                          f.Params(kSd, "srv:/exp"))
-              .ok());
-  // What an interrupted Image.delete leaves behind.
-  std::string leftover =
-      f.Mnt("srv:_exp") + "/" + kSd + "/images/_remove_me_" + kImg;
-  fs::create_directories(leftover);
+  std::string leftover = f.DomainWithLeftover();
 
   f.is_spm_ = false;
   REQUIRE(f.registry_->Get(kSd).ok());
@@ -222,14 +227,7 @@ namespace {
 
 TEST_CASE("recovery waits for a busy domain instead of blocking lookups") {
   RegistryFixture f;
-  fs::create_directories(f.Mnt("srv:_exp"));
-  REQUIRE(file_domain::FileDomain::Create(*f.env_, f.clock_,
-                                          f.Mnt("srv:_exp"),
-                                          f.Params(kSd, "srv:/exp"))
-              .ok());
-  std::string leftover =
-      f.Mnt("srv:_exp") + "/" + kSd + "/images/_remove_me_" + kImg;
-  fs::create_directories(leftover);
+  std::string leftover = f.DomainWithLeftover();
   {
     // An operation holds the domain (what ImageLocks takes).
     auto busy = f.locks_.Acquire(kStorageLockNamespace, kSd, LockMode::kShared,

@@ -2,13 +2,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "domains/formats/domain_metadata_golden.h"
 #include "domains/storage_errors.h"
 
 namespace sanpool {
 namespace {
 
-constexpr char kSd[] = "9d1b6a8f-1c2e-4a5b-8d3c-7e6f5a4b3c2d";
-constexpr char kSp[] = "5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716";
+using formats::testing::kGoldenV5;  // the reference's v5 example
+using formats::testing::kSd;
+using formats::testing::kSp;
 
 DomainMetadata Example() {
   DomainMetadata md;
@@ -19,26 +21,6 @@ DomainMetadata Example() {
   md.remote_path = "srv:/exp";
   return md;
 }
-
-// Same bytes as the reference's v5 example (golden in
-// formats/domain_metadata_test.cc).
-constexpr char kGoldenV5[] =
-    "ALIGNMENT=1048576\n"
-    "BLOCK_SIZE=512\n"
-    "CLASS=Data\n"
-    "DESCRIPTION=nfs1\n"
-    "IOOPTIMEOUTSEC=10\n"
-    "LEASERETRIES=3\n"
-    "LEASETIMESEC=60\n"
-    "LOCKPOLICY=\n"
-    "LOCKRENEWALINTERVALSEC=5\n"
-    "POOL_UUID=5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716\n"
-    "REMOTE_PATH=srv:/exp\n"
-    "ROLE=Regular\n"
-    "SDUUID=9d1b6a8f-1c2e-4a5b-8d3c-7e6f5a4b3c2d\n"
-    "TYPE=NFS\n"
-    "VERSION=5\n"
-    "_SHA_CKSUM=307a0f42f1a15059263503329523d6036ea8ff3a\n";
 
 std::string Reseal(formats::MetadataDict dict) {
   return formats::EncodeMetadataFile(dict).value();

@@ -2,14 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "domains/formats/domain_metadata_golden.h"
 #include "domains/formats/lvm_tag_codec.h"
 #include "domains/storage_errors.h"
 
 namespace sanpool::formats {
 namespace {
 
-constexpr char kSd[] = "9d1b6a8f-1c2e-4a5b-8d3c-7e6f5a4b3c2d";
-constexpr char kSp[] = "5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716";
+using testing::kGoldenV5;
+using testing::kSd;
+using testing::kSp;
 
 MetadataDict ExampleV5() {
   return {{"ALIGNMENT", "1048576"}, {"BLOCK_SIZE", "512"},
@@ -21,26 +23,6 @@ MetadataDict ExampleV5() {
           {"ROLE", "Regular"},      {"SDUUID", kSd},
           {"TYPE", "NFS"},          {"VERSION", "5"}};
 }
-
-// Golden bytes: the reference's v5 example; the seal was computed with
-// Python's hashlib exactly as oVirt's persistent._calc_checksum does.
-constexpr char kGoldenV5[] =
-    "ALIGNMENT=1048576\n"
-    "BLOCK_SIZE=512\n"
-    "CLASS=Data\n"
-    "DESCRIPTION=nfs1\n"
-    "IOOPTIMEOUTSEC=10\n"
-    "LEASERETRIES=3\n"
-    "LEASETIMESEC=60\n"
-    "LOCKPOLICY=\n"
-    "LOCKRENEWALINTERVALSEC=5\n"
-    "POOL_UUID=5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716\n"
-    "REMOTE_PATH=srv:/exp\n"
-    "ROLE=Regular\n"
-    "SDUUID=9d1b6a8f-1c2e-4a5b-8d3c-7e6f5a4b3c2d\n"
-    "TYPE=NFS\n"
-    "VERSION=5\n"
-    "_SHA_CKSUM=307a0f42f1a15059263503329523d6036ea8ff3a\n";
 
 TEST_CASE("domain metadata encodes to oVirt's golden bytes") {
   auto bytes = EncodeMetadataFile(ExampleV5());
