@@ -15,6 +15,7 @@ namespace {
 using testing::ExtendFixture;
 using testing::FakeExtender;
 using testing::FakeVg;
+using testing::FirstExtendGate;
 using testing::kGiB;
 
 // Returns one result too few: a broken Extender.
@@ -168,25 +169,17 @@ TEST_CASE("batcher never batches for an extender with MaxBatch 1") {
   SystemClock clock;
   ExtendBatcher batcher(extender, role, clock,
                         {.concurrency = 2, .per_domain = 1});
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> first{true};
-  vg.SetHook([&](const mailbox::SpmExtendRequest&) {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  FirstExtendGate gate(vg);
   std::future<Result<uint64_t>> blocked = std::async(
       std::launch::async, [&] { return batcher.ExtendNow(Request(1, kGiB)); });
-  entered.get_future().wait();
+  gate.WaitEntered();
   std::vector<std::future<Result<uint64_t>>> rest;
   for (int i = 2; i <= 10; ++i) {
     rest.push_back(std::async(std::launch::async, [&batcher, i] {
       return batcher.ExtendNow(Request(i, kGiB));
     }));
   }
-  release.set_value();
+  gate.Release();
   CHECK(blocked.get().ok());
   for (auto& r : rest) CHECK(r.get().ok());
   CHECK(extender.calls().size() == 10);

@@ -90,6 +90,23 @@ TEST_CASE("mailbox I/O faults on the hosts' own device mappings",
     CHECK(r.size_bytes == target);
     CHECK(lv_size() == target);
   };
+  // The request stays pending and the LV does not grow (for kStuck).
+  auto expect_stuck = [&](const std::future<ExtendResult>& f) {
+    std::this_thread::sleep_for(kStuck);
+    CHECK_FALSE(Ready(f));
+    CHECK(lv_size() == target - 128 * kMiB);
+  };
+  // The LV grows to the target (within kLimit) but the request stays
+  // pending (for kStuck): the reply does not reach host 2.
+  auto expect_unanswered = [&](const std::future<ExtendResult>& f) {
+    const auto deadline = std::chrono::steady_clock::now() + kLimit;
+    while (lv_size() < target) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    std::this_thread::sleep_for(kStuck);
+    CHECK_FALSE(Ready(f));
+  };
 
   {
     // Healthy first: host 2's mailbox starts (mapping its inbox/outbox).
@@ -108,9 +125,7 @@ TEST_CASE("mailbox I/O faults on the hosts' own device mappings",
     // Host 2 cannot write its inbox: nothing reaches the SPM.
     h2.SetFaults("inbox", {.write_error = true});
     auto f = ask();
-    std::this_thread::sleep_for(kStuck);
-    CHECK_FALSE(Ready(f));
-    CHECK(lv_size() == target - 128 * kMiB);
+    expect_stuck(f);
     h2.ClearFaults();
     expect_done(f);  // the next resend gets through
   }
@@ -118,13 +133,7 @@ TEST_CASE("mailbox I/O faults on the hosts' own device mappings",
     // Host 2 cannot read its outbox: extended, but it cannot tell yet.
     h2.SetFaults("outbox", {.read_error = true});
     auto f = ask();
-    const auto deadline = std::chrono::steady_clock::now() + kLimit;
-    while (lv_size() < target) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    std::this_thread::sleep_for(kStuck);
-    CHECK_FALSE(Ready(f));
+    expect_unanswered(f);
     h2.ClearFaults();
     expect_done(f);
   }
@@ -132,9 +141,7 @@ TEST_CASE("mailbox I/O faults on the hosts' own device mappings",
     // The SPM cannot read the inbox: nothing is served.
     h1.SetFaults("inbox", {.read_error = true});
     auto f = ask();
-    std::this_thread::sleep_for(kStuck);
-    CHECK_FALSE(Ready(f));
-    CHECK(lv_size() == target - 128 * kMiB);
+    expect_stuck(f);
     h1.ClearFaults();
     expect_done(f);
   }
@@ -142,13 +149,7 @@ TEST_CASE("mailbox I/O faults on the hosts' own device mappings",
     // The SPM cannot write the outbox: extended, the reply waits.
     h1.SetFaults("outbox", {.write_error = true});
     auto f = ask();
-    const auto deadline = std::chrono::steady_clock::now() + kLimit;
-    while (lv_size() < target) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    std::this_thread::sleep_for(kStuck);
-    CHECK_FALSE(Ready(f));
+    expect_unanswered(f);
     h1.ClearFaults();
     expect_done(f);
   }

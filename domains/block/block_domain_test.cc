@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/fake_process.h"
+#include "domains/block/lvm_cache_test_util.h"
 #include "domains/block/lvm_testdata.h"
 
 namespace sanpool::block {
@@ -13,10 +14,10 @@ namespace {
 
 constexpr auto kPrefix = FakeProcessRunner::Match::kPrefix;
 
-class VgFixture {
+class VgFixture : public lvm::testing::LvmCacheFixture {
  protected:
-  VgFixture() : lvm_(runner_, {}), cache_(lvm_, {}) {
-    cache_.SetDevices({"/dev/loop0", "/dev/loop1", "/dev/loop2"});
+  VgFixture()
+      : LvmCacheFixture({}, {"/dev/loop0", "/dev/loop1", "/dev/loop2"}) {
     runner_.Expect({"lvm", "pvs"},
                    {.stdout_data = std::string(lvm::testdata::kPvsJson)},
                    kPrefix);
@@ -27,17 +28,6 @@ class VgFixture {
       runner_.Expect({"lvm", cmd}, {}, kPrefix);
     }
   }
-  size_t Runs(std::string_view command) {
-    size_t n = 0;
-    for (const auto& argv : runner_.CallArgvs()) {
-      if (argv.size() > 1 && argv[1] == command) ++n;
-    }
-    return n;
-  }
-
-  FakeProcessRunner runner_;
-  lvm::Lvm lvm_;
-  lvm::LvmCache cache_;
 };
 
 TEST_CASE_METHOD(VgFixture, "a device already in a VG is refused") {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/fake_process.h"
+#include "domains/block/lvm_cache_test_util.h"
 #include "domains/block/lvm_testdata.h"
 
 namespace sanpool::lvm {
@@ -23,38 +24,17 @@ ProcessResult Ok(std::string_view out = "") {
   return r;
 }
 
-class CacheFixture {
+class CacheFixture : public testing::LvmCacheFixture {
  protected:
   explicit CacheFixture(int slots = 10)
-      : lvm_(runner_, {}), cache_(lvm_, {.max_concurrent_commands = slots}) {
-    cache_.SetDevices({"/dev/loop0", "/dev/loop1"});
-  }
+      : LvmCacheFixture({.max_concurrent_commands = slots}) {}
 
-  void ScriptReports() {
-    runner_.Expect({"lvm", "lvs"},
-                   {.stdout_data = std::string(testdata::kLvsJson)}, kPrefix);
-    runner_.Expect({"lvm", "vgs"},
-                   {.stdout_data = std::string(testdata::kVgsJson)}, kPrefix);
-    runner_.Expect({"lvm", "pvs"},
-                   {.stdout_data = std::string(testdata::kPvsJson)}, kPrefix);
-  }
   void ScriptChanges() {
     for (const char* cmd : {"lvextend", "lvcreate", "lvchange", "vgchange",
                             "lvremove", "lvrename", "lvreduce"}) {
       runner_.Expect({"lvm", cmd}, {}, kPrefix);
     }
   }
-  size_t Runs(std::string_view command) {
-    size_t n = 0;
-    for (const auto& argv : runner_.CallArgvs()) {
-      if (argv.size() > 1 && argv[1] == command) ++n;
-    }
-    return n;
-  }
-
-  FakeProcessRunner runner_;
-  Lvm lvm_;
-  LvmCache cache_;
 };
 
 TEST_CASE_METHOD(CacheFixture, "reads hit the cache until a change") {

@@ -8,6 +8,7 @@
 #include "base/fake_process.h"
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
+#include "domains/block/lvm_cache_test_util.h"
 #include "domains/block/lvm_shell_testdata.h"
 #include "domains/block/lvm_testdata.h"
 #include "domains/storage_errors.h"
@@ -158,34 +159,15 @@ TEST_CASE("LvExtendMany fails the batch when the shell protocol breaks") {
   }
 }
 
-class ShellCacheFixture {
+class ShellCacheFixture : public testing::LvmCacheFixture {
  protected:
-  ShellCacheFixture() : lvm_(runner_, {}), cache_(lvm_, {}) {
-    cache_.SetDevices({"/dev/loop0", "/dev/loop1"});
-    // h4test: metadata 128 MiB, vol1 2 GiB, vol2 128 MiB.
-    runner_.Expect({"lvm", "lvs"},
-                   {.stdout_data = std::string(testdata::kLvsJson)}, kPrefix);
-    runner_.Expect({"lvm", "pvs"},
-                   {.stdout_data = std::string(testdata::kPvsJson)}, kPrefix);
-    runner_.Expect({"lvm", "vgs"},
-                   {.stdout_data = std::string(testdata::kVgsJson)}, kPrefix);
-  }
+  ShellCacheFixture() { ScriptReports(); }
+
   size_t Shells() {
     size_t n = 0;
     for (const auto& argv : runner_.CallArgvs()) n += argv.size() == 1;
     return n;
   }
-  size_t Runs(std::string_view command) {
-    size_t n = 0;
-    for (const auto& argv : runner_.CallArgvs()) {
-      if (argv.size() > 1 && argv[1] == command) ++n;
-    }
-    return n;
-  }
-
-  FakeProcessRunner runner_;
-  Lvm lvm_;
-  LvmCache cache_;
 };
 
 TEST_CASE_METHOD(ShellCacheFixture,

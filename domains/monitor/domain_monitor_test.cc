@@ -1,7 +1,5 @@
 #include "domains/monitor/domain_monitor.h"
 
-#include <stdlib.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -10,6 +8,7 @@
 
 #include "base/fake_clock.h"
 #include "base/fault_env.h"
+#include "domains/file/file_test_util.h"
 #include "domains/monitor/hanging_env.h"
 #include "domains/sd_metadata.h"
 #include "domains/storage_errors.h"
@@ -17,25 +16,11 @@
 namespace sanpool::monitor {
 namespace {
 
+using file_domain::testing::ScratchDir;  // on /var/tmp: O_DIRECT works
 using std::chrono::seconds;
 
 constexpr char kSdA[] = "9d1b6a8f-1c2e-4a5b-8d3c-7e6f5a4b3c2d";
 constexpr char kSdB[] = "5f4e3d2c-1b0a-4f9e-8d7c-6b5a49382716";
-
-// A scratch dir on a file system with O_DIRECT (/var/tmp, not tmpfs).
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string templ = "/var/tmp/sanpool-mon-XXXXXX";
-    REQUIRE(mkdtemp(templ.data()) != nullptr);
-    path_ = templ;
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string MetadataBytes(const std::string& sd_uuid) {
   DomainMetadata md;
