@@ -212,8 +212,7 @@ TEST_CASE("the Spm's role changes reach the extend service first") {
   // Detached: nothing reaches the service any more.
   a.role.set_spm(true);
   on_change("pool", {.state = spm::SpmState::kSpm});
-  int steps = 0;
-  f.Drive([&] { return ++steps > 50; });
+  f.DriveSteps(50);
   CHECK_FALSE(a.service->ServingMailbox());
   CHECK(order.size() == 3);  // `next` always runs
   CHECK(a.service->stats().spm_starts == 1);

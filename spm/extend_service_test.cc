@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <future>
+#include <utility>
 #include <vector>
 
 #include "spm/extend_test_util.h"
@@ -21,6 +22,28 @@ bool Ordered(const ExtendTimings& t) {
 
 // One lvm call per VG at a time: later requests wait behind a held one.
 void OneCallPerVg(ExtendServiceOptions& o) { o.spm_per_domain = 1; }
+
+// `from` asks for volume 1 at 3 GiB (request X) and the SPM's lvextend of it
+// is held by `gate` (REQUIRE-s that it got there); X's future.
+std::future<ExtendResult> ExtendHeld(ExtendFixture& f, FirstExtendGate& gate,
+                                     TestHost& from) {
+  auto x = from.service->Extend(f.Request(1, 3 * kGiB));
+  REQUIRE(f.Drive([&] { return gate.Entered(); }));
+  return x;
+}
+
+// Drives both requests to their end and CHECKs that both succeeded.
+std::pair<ExtendResult, ExtendResult> BothOk(ExtendFixture& f,
+                                             std::future<ExtendResult>& x,
+                                             std::future<ExtendResult>& y) {
+  REQUIRE(f.DriveReady(x));
+  REQUIRE(f.DriveReady(y));
+  ExtendResult rx = x.get(), ry = y.get();
+  INFO(rx.status.ToString() << " / " << ry.status.ToString());
+  CHECK(rx.status.ok());
+  CHECK(ry.status.ok());
+  return {rx, ry};
+}
 
 TEST_CASE("on the SPM an extend runs directly and refreshes the mapping") {
   ExtendFixture f;
@@ -193,8 +216,7 @@ TEST_CASE("role change mid-flight: the new SPM serves, nothing lost") {
 
   // A's first extend (B's request X) blocks inside lvextend.
   FirstExtendGate gate(f.mb.vg);
-  auto x = b.service->Extend(f.Request(1, 3 * kGiB));
-  REQUIRE(f.Drive([&] { return gate.Entered(); }));
+  auto x = ExtendHeld(f, gate, b);
   // A local request on A queues behind X in the same VG.
   auto y = a.service->Extend(f.Request(2, 4 * kGiB));
 
@@ -244,16 +266,10 @@ TEST_CASE("a role gained through OnRoleChanged serves pending requests at once")
   TestHost& b = f.StartHost(2, false, SlowPoll);
   auto x = b.service->Extend(f.Request(1, 2 * kGiB));
   auto y = a.service->Extend(f.Request(2, 3 * kGiB));  // its own, pending
-  int steps = 0;
-  f.Drive([&] { return ++steps > 50; });  // nobody serves: both wait
+  f.DriveSteps(50);  // nobody serves: both wait
   REQUIRE(x.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
   a.SetSpm(true);
-  REQUIRE(f.DriveReady(x));
-  REQUIRE(f.DriveReady(y));
-  ExtendResult rx = x.get(), ry = y.get();
-  INFO(rx.status.ToString() << " / " << ry.status.ToString());
-  CHECK(rx.status.ok());
-  CHECK(ry.status.ok());
+  auto [rx, ry] = BothOk(f, x, y);
   CHECK(ry.path == ExtendPath::kMailbox);  // sent before it was the SPM
   CHECK(a.service->stats().spm_starts == 1);
   CHECK(f.mb.vg.Size(rx.request.volume_uuid) == 2 * kGiB);
@@ -263,19 +279,14 @@ TEST_CASE("a role lost through OnRoleChanged stops serving; the next SPM serves 
   ExtendFixture f;
   auto [a, b] = f.StartSpmAndHost(SlowPollOneCallPerVg, SlowPoll);
   FirstExtendGate gate(f.mb.vg);
-  auto x = b.service->Extend(f.Request(1, 3 * kGiB));
-  REQUIRE(f.Drive([&] { return gate.Entered(); }));
+  auto x = ExtendHeld(f, gate, b);
   auto y = a.service->Extend(f.Request(2, 4 * kGiB));  // queued behind X
 
   a.SetSpm(false);
   b.SetSpm(true);
   REQUIRE(f.DriveReady(x));  // b re-serves X while a's lvextend still runs
   gate.Release();
-  REQUIRE(f.DriveReady(y));
-  ExtendResult rx = x.get(), ry = y.get();
-  INFO(rx.status.ToString() << " / " << ry.status.ToString());
-  CHECK(rx.status.ok());
-  CHECK(ry.status.ok());
+  auto [rx, ry] = BothOk(f, x, y);
   CHECK(ry.path == ExtendPath::kMailbox);
   CHECK(a.service->stats().rerouted == 1);
   REQUIRE(f.Drive([&] { return !a.service->ServingMailbox(); }));
@@ -290,26 +301,18 @@ TEST_CASE("a host that lost the role unnoticed never answers with size 0") {
   ExtendFixture f;
   auto [a, b] = f.StartSpmAndHost(SlowPollOneCallPerVg, SlowPoll);
   FirstExtendGate gate(f.mb.vg);
-  auto x = b.service->Extend(f.Request(1, 3 * kGiB));
-  REQUIRE(f.Drive([&] { return gate.Entered(); }));
+  auto x = ExtendHeld(f, gate, b);
   auto z = b.service->Extend(f.Request(2, 2 * kGiB));  // queued behind X
-  int steps = 0;
-  f.Drive([&] { return ++steps > 100; });  // a's mailbox dispatched Z
+  f.DriveSteps(100);  // a's mailbox dispatched Z
 
   a.role.set_spm(false);  // nobody tells a's service
   gate.Release();    // X's lvextend ends, Z's batch is refused
-  steps = 0;
-  f.Drive([&] { return ++steps > 200; });
+  f.DriveSteps(200);
   CHECK(z.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
   CHECK(a.service->stats().batcher.not_spm == 1);
 
   b.SetSpm(true);
-  REQUIRE(f.DriveReady(x));
-  REQUIRE(f.DriveReady(z));
-  ExtendResult rx = x.get(), rz = z.get();
-  INFO(rx.status.ToString() << " / " << rz.status.ToString());
-  CHECK(rx.status.ok());
-  CHECK(rz.status.ok());
+  auto [rx, rz] = BothOk(f, x, z);
   CHECK(f.mb.vg.Size(rz.request.volume_uuid) == 2 * kGiB);
 }
 

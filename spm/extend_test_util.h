@@ -218,6 +218,13 @@ class ExtendFixture {
     return done();
   }
 
+  // Advances fake time by `steps` 1 ms steps as Drive does (whatever
+  // happens meanwhile).
+  void DriveSteps(int steps) {
+    int done = 0;
+    Drive([&] { return ++done > steps; });
+  }
+
   template <typename T>
   bool DriveReady(const std::future<T>& f) {
     return Drive([&] {
