@@ -14,28 +14,13 @@
 #include "agent/method_registry.h"
 #include "agent/metrics.h"
 #include "agent/rpc_dispatcher.h"
+#include "base/latch_test_util.h"
 #include "base/worker_pool.h"
 
 namespace sanpool::agent::testing {
 
 // A one-shot gate a worker method can block on until the test opens it.
-class Latch {
- public:
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using ::sanpool::testing::Latch;
 
 // The result of one Handle() call: every response `done` delivered.
 class CallRecord {

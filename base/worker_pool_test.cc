@@ -2,36 +2,19 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <future>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "base/latch_test_util.h"
+
 namespace sanpool {
 namespace {
 
-// A latch the test opens to let blocked work items finish.
-class Latch {
- public:
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using testing::Latch;  // the test opens it to let blocked items finish
 
 void WaitUntil(const std::function<bool()>& cond) {
   while (!cond()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/fake_clock.h"
+#include "base/latch_test_util.h"
 #include "base/uuid.h"
 
 namespace sanpool::spm {
@@ -45,24 +46,7 @@ class Recorder {
   std::vector<TaskRecord> seen_ GUARDED_BY(mu_);
 };
 
-// A latch a job waits on until the test opens it.
-class Latch {
- public:
-  void Open() {
-    MutexLock lock(mu_);
-    open_ = true;
-    cv_.SignalAll();
-  }
-  void Wait() {
-    MutexLock lock(mu_);
-    while (!open_) cv_.Wait(mu_);
-  }
-
- private:
-  Mutex mu_;
-  CondVar cv_;
-  bool open_ GUARDED_BY(mu_) = false;
-};
+using ::sanpool::testing::Latch;  // a job waits on it until the test opens it
 
 struct Fixture {
   FakeClock clock;
