@@ -210,20 +210,24 @@ class Waiter {
   std::vector<std::string> finished_ GUARDED_BY(mu_);
 };
 
-TEST_CASE("journaled tasks are persisted before they run, steps recorded") {
-  Fixture f;
+// Fixture plus a one-thread TaskManager that journals into dir, and a
+// Waiter on its tasks.
+struct JournalFixture : Fixture {
+  JournalFixture() { tasks.SetJournal(std::make_shared<TaskStore>(env, dir)); }
   FakeClock clock;
   Waiter waiter;
-  TaskManager tasks(clock, {.threads = 1}, waiter.Callback());
-  auto store = std::make_shared<TaskStore>(f.env, f.dir);
-  tasks.SetJournal(store);
-  Result<std::string> id = tasks.Schedule(
+  TaskManager tasks{clock, {.threads = 1}, waiter.Callback()};
+};
+
+TEST_CASE("journaled tasks are persisted before they run, steps recorded") {
+  JournalFixture f;
+  Result<std::string> id = f.tasks.Schedule(
       "Volume.create", {"spm"}, [&](JobContext& ctx) -> Status {
         RETURN_IF_ERROR(ctx.AddRecovery({"remove_volume", {kSd, "i", "v"}}));
         return Status::Ok();
       });
   REQUIRE(id.ok());
-  waiter.WaitFinished(*id);
+  f.waiter.WaitFinished(*id);
   Result<PersistedTask> done = f.store.Load(*id);
   REQUIRE(done.ok());
   CHECK(done->record.state == TaskState::kFinished);
@@ -232,29 +236,25 @@ TEST_CASE("journaled tasks are persisted before they run, steps recorded") {
   CHECK(done->recovery[0].action == "remove_volume");
 
   // Kept until Task.clear, which removes it.
-  REQUIRE(tasks.Clear(*id).ok());
+  REQUIRE(f.tasks.Clear(*id).ok());
   CHECK(f.store.Load(*id).status().code() == Code::kNotFound);
 
   // Not tagged "spm": not journaled.
   Result<std::string> hsm =
-      tasks.Schedule("spmStart", {"hsm"}, [](JobContext& ctx) -> Status {
+      f.tasks.Schedule("spmStart", {"hsm"}, [](JobContext& ctx) -> Status {
         return ctx.AddRecovery({"x", {}});
       });
   REQUIRE(hsm.ok());
-  waiter.WaitFinished(*hsm);
+  f.waiter.WaitFinished(*hsm);
   CHECK(f.store.Load(*hsm).status().code() == Code::kNotFound);
 }
 
 TEST_CASE("the record exists before the job starts") {
-  Fixture f;
-  FakeClock clock;
-  Waiter waiter;
-  TaskManager tasks(clock, {.threads = 1}, waiter.Callback());
-  tasks.SetJournal(std::make_shared<TaskStore>(f.env, f.dir));
+  JournalFixture f;
   Mutex mu;
   std::string state_in_job;
   size_t steps_in_job = 0;
-  Result<std::string> id = tasks.Schedule(
+  Result<std::string> id = f.tasks.Schedule(
       "Image.copy", {"spm"}, [&](JobContext& ctx) -> Status {
         Result<TaskStore::Loaded> all = f.store.LoadAll();
         RETURN_IF_ERROR(all.status());
@@ -267,7 +267,7 @@ TEST_CASE("the record exists before the job starts") {
         return InternalError("copy failed");
       });
   REQUIRE(id.ok());
-  waiter.WaitFinished(*id);
+  f.waiter.WaitFinished(*id);
   MutexLock lock(mu);
   CHECK(state_in_job == "running");
   CHECK(steps_in_job == 1);
@@ -278,49 +278,42 @@ TEST_CASE("the record exists before the job starts") {
 }
 
 TEST_CASE("a task whose record cannot be written is not scheduled") {
-  Fixture f;
-  FakeClock clock;
-  TaskManager tasks(clock, {.threads = 1});
-  tasks.SetJournal(std::make_shared<TaskStore>(f.env, f.dir));
+  JournalFixture f;
   f.env.AddFault({.times = -1, .error = ENOSPC});
   bool ran = false;
   Result<std::string> id =
-      tasks.Schedule("Volume.create", {"spm"}, [&](JobContext&) -> Status {
+      f.tasks.Schedule("Volume.create", {"spm"}, [&](JobContext&) -> Status {
         ran = true;
         return Status::Ok();
       });
   CHECK(!id.ok());
   CHECK(IsErrno(id.status(), ENOSPC));
-  tasks.Shutdown();
+  f.tasks.Shutdown();
   CHECK(!ran);
-  CHECK(tasks.List().empty());
+  CHECK(f.tasks.List().empty());
 }
 
 TEST_CASE("a detached journal is not written any more") {
-  Fixture f;
-  FakeClock clock;
-  Waiter waiter;
-  TaskManager tasks(clock, {.threads = 1}, waiter.Callback());
-  tasks.SetJournal(std::make_shared<TaskStore>(f.env, f.dir));
+  JournalFixture f;
   Mutex mu;
   CondVar cv;
   bool go = false;
   Status step_after_loss;
-  Result<std::string> id =
-      tasks.Schedule("Volume.delete", {"spm"}, [&](JobContext& ctx) -> Status {
+  Result<std::string> id = f.tasks.Schedule(
+      "Volume.delete", {"spm"}, [&](JobContext& ctx) -> Status {
         MutexLock lock(mu);
         while (!go) cv.Wait(mu);
         step_after_loss = ctx.AddRecovery({"remove_volume", {kSd, "i", "v"}});
         return step_after_loss;
       });
   REQUIRE(id.ok());
-  tasks.SetJournal(nullptr);  // the role is lost
+  f.tasks.SetJournal(nullptr);  // the role is lost
   {
     MutexLock lock(mu);
     go = true;
     cv.SignalAll();
   }
-  waiter.WaitFinished(*id);
+  f.waiter.WaitFinished(*id);
   Result<PersistedTask> on_disk = f.store.Load(*id);
   REQUIRE(on_disk.ok());
   CHECK(on_disk->record.state != TaskState::kFinished);
