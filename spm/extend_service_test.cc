@@ -306,7 +306,7 @@ TEST_CASE("a host that lost the role unnoticed never answers with size 0") {
   f.DriveSteps(100);  // a's mailbox dispatched Z
 
   a.role.set_spm(false);  // nobody tells a's service
-  gate.Release();    // X's lvextend ends, Z's batch is refused
+  gate.Release();  // X's lvextend ends, Z's batch is refused
   f.DriveSteps(200);
   CHECK(z.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
   CHECK(a.service->stats().batcher.not_spm == 1);
