@@ -1,5 +1,7 @@
 #include "agent/connection_methods.h"
 
+#include <algorithm>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdio>
@@ -147,6 +149,10 @@ MethodSpec ConnectionVerb(
         if (server == nullptr) return UnavailableError("agent is starting");
         std::vector<ConnectionStatus> statuses = (server->*op)(type, cons);
         if (d->record) Record(*d, type, cons, connect, statuses);
+        const bool connected_any = std::any_of(
+            statuses.begin(), statuses.end(),
+            [](const ConnectionStatus& s) { return s.status == 0; });
+        if (connect && connected_any && d->on_connected) d->on_connected();
         json::array out;
         for (const ConnectionStatus& s : statuses) {
           json::object entry{{"id", s.id}, {"status", s.status}};

@@ -58,6 +58,11 @@ struct ConnectionMethodsDeps {
                        const std::vector<spm::SavedConnection>& connected,
                        const std::vector<std::string>& disconnected)>
       record;
+  // Called after a connectStorageServer that connected at least one
+  // connection (the agent: BlockDomainRegistry::ForgetMissingVgs, as oVirt
+  // invalidates its lvm cache: new storage may hold VGs that were looked
+  // for before and are remembered as missing). Empty: nothing.
+  std::function<void()> on_connected;
 };
 
 Status RegisterConnectionMethods(MethodRegistry& registry,

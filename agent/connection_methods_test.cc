@@ -45,7 +45,8 @@ class Fixture {
                        if (fail_record_) return InternalError("disk full");
                        return spm::UpdateSavedConnections(
                            *env_, state_file(), connected, disconnected);
-                     }})
+                     },
+                 .on_connected = [this] { ++on_connected_; }})
                 .ok());
   }
   ~Fixture() { fs::remove_all(root_); }
@@ -63,6 +64,7 @@ class Fixture {
   std::unique_ptr<Env> env_ = NewPosixEnv();
   FakeProcessRunner runner_;
   bool fail_record_ = false;
+  int on_connected_ = 0;
   std::string root_;
   std::unique_ptr<StorageServer> server_;
   MethodRegistry registry_;
@@ -90,6 +92,7 @@ TEST_CASE("connectStorageServer answers one status per connection",
   CHECK(out[1].at("status") == 1000);
   CHECK(out[1].as_object().contains("message"));
   CHECK(f.runner_.CallArgvs().size() == 1);
+  CHECK(f.on_connected_ == 1);  // "a" connected: block VGs are looked up anew
 
   r = f.Call("StoragePool.connectStorageServer",
              R"({"domainType": "LOCALFS", "connectionParams": [
@@ -104,6 +107,14 @@ TEST_CASE("connectStorageServer answers one status per connection",
   REQUIRE(r.ok());
   CHECK(r->as_array()[0].at("status") == 0);
   CHECK(f.server_->Connections().size() == 1);
+  CHECK(f.on_connected_ == 2);  // a disconnect does not call it
+
+  // Nothing connected (iSCSI is answered 468): not called either.
+  r = f.Call("StoragePool.connectStorageServer",
+             R"({"domainType": 3, "connectionParams": [{"id": "i"}]})");
+  REQUIRE(r.ok());
+  CHECK(r->as_array()[0].at("status") != 0);
+  CHECK(f.on_connected_ == 2);
 }
 
 TEST_CASE("connection dicts: numbers as strings, bad entries fail the call",

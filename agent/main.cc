@@ -191,6 +191,9 @@ Status RegisterMethods(Components& c) {
                      if (c.state_file.empty()) return Status::Ok();
                      return spm::UpdateSavedConnections(*c.env, c.state_file,
                                                         connected, disconnected);
+                   },
+                   .on_connected = [&c] {
+                     if (c.block.domains != nullptr) c.block.domains->ForgetMissingVgs();
                    }}));
   return RegisterMonitorMethods(
       c.registry,
