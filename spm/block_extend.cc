@@ -71,11 +71,11 @@ std::vector<Result<uint64_t>> BlockExtender::ExtendBatch(
 Result<uint64_t> BlockRefresher::Refresh(
     const mailbox::ExtendRequest& request, Changed changed) {
   const std::string& vg = request.domain_uuid;
+  {
+    MutexLock lock(mu_);
+    ++stats_.refreshes;
+  }
   if (changed == Changed::kHere) {
-    {
-      MutexLock lock(mu_);
-      ++stats_.refreshes;
-    }
     ASSIGN_OR_RETURN(lvm::Lv lv, lvm_.GetLv(vg, request.volume_uuid));
     RETURN_IF_ERROR(activator_.Refresh(vg, request.volume_uuid,
                                        block::Activator::CacheState::kFresh));
@@ -85,7 +85,6 @@ Result<uint64_t> BlockRefresher::Refresh(
   bool lead = false;
   {
     MutexLock lock(mu_);
-    ++stats_.refreshes;
     VgRounds& rounds = vgs_[vg];  // never erased: one entry per VG
     if (!rounds.next) rounds.next = std::make_shared<Round>();
     round = rounds.next;

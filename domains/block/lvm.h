@@ -277,6 +277,11 @@ struct LvSize {
 
   static LvSize MiB(uint64_t mib) { return {Unit::kMiB, mib}; }
   static LvSize Extents(uint64_t n) { return {Unit::kExtents, n}; }
+
+  // The size in bytes in a VG with extents of `extent_size_bytes`.
+  uint64_t Bytes(uint64_t extent_size_bytes) const {
+    return unit == Unit::kMiB ? value * kMiB : value * extent_size_bytes;
+  }
 };
 
 // One LV of an LvExtendMany batch.

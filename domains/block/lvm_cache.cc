@@ -446,15 +446,19 @@ Status LvmCache::LvExtend(const std::string& vg, const std::string& lv,
     InvalidateLvLocked(vg, lv);
     InvalidatePvsLocked();
   }
-  if (s.code() != Code::kFailedPrecondition) return s;
+  return AcceptIfReached(vg, lv, size, std::move(s));
+}
+
+Status LvmCache::AcceptIfReached(const std::string& vg, const std::string& lv,
+                                 LvSize size, Status refused) {
+  if (refused.code() != Code::kFailedPrecondition) return refused;
   // lvm refuses an extend that would not grow the LV; extends are absolute
   // and idempotent, so one that is already done succeeds.
   Result<Lv> current = GetLv(vg, lv);
-  if (!current.ok()) return s;
-  const uint64_t wanted = size.unit == LvSize::Unit::kMiB
-                              ? size.value * kMiB
-                              : size.value * current->extent_size_bytes;
-  return current->size_bytes >= wanted ? Status::Ok() : s;
+  if (!current.ok()) return refused;
+  return current->size_bytes >= size.Bytes(current->extent_size_bytes)
+             ? Status::Ok()
+             : refused;
 }
 
 std::vector<Status> LvmCache::LvExtendMany(
@@ -465,17 +469,13 @@ std::vector<Status> LvmCache::LvExtendMany(
   if (Result<std::vector<Lv>> lvs = GetAllLvs(vg); lvs.ok()) {
     for (Lv& lv : *lvs) current.emplace(lv.name, std::move(lv));
   }
-  auto wanted_bytes = [&](const LvExtendItem& item) -> uint64_t {
-    if (item.size.unit == LvSize::Unit::kMiB) return item.size.value * kMiB;
-    auto it = current.find(item.lv);
-    return it == current.end() ? UINT64_MAX
-                               : item.size.value * it->second.extent_size_bytes;
-  };
   std::vector<size_t> todo;
   std::vector<LvExtendItem> run;
   for (size_t i = 0; i < items.size(); ++i) {
     auto it = current.find(items[i].lv);
-    if (it != current.end() && it->second.size_bytes >= wanted_bytes(items[i])) {
+    if (it != current.end() &&
+        it->second.size_bytes >=
+            items[i].size.Bytes(it->second.extent_size_bytes)) {
       continue;
     }
     todo.push_back(i);
@@ -511,18 +511,7 @@ std::vector<Status> LvmCache::LvExtendMany(
     return out;
   }
   for (size_t k = 0; k < todo.size(); ++k) {
-    Status s = (*batch)[k];
-    if (s.code() == Code::kFailedPrecondition) {
-      // As LvExtend: refused because it would not grow, i.e. already done.
-      Result<Lv> lv = GetLv(vg, run[k].lv);
-      if (lv.ok()) {
-        const uint64_t wanted = run[k].size.unit == LvSize::Unit::kMiB
-                                    ? run[k].size.value * kMiB
-                                    : run[k].size.value * lv->extent_size_bytes;
-        if (lv->size_bytes >= wanted) s = Status::Ok();
-      }
-    }
-    out[todo[k]] = std::move(s);
+    out[todo[k]] = AcceptIfReached(vg, run[k].lv, run[k].size, (*batch)[k]);
   }
   return out;
 }

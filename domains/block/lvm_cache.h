@@ -181,6 +181,11 @@ class LvmCache {
   void StoreLvs(const std::string& vg, const std::vector<Lv>& lvs,
                 uint64_t started_at) REQUIRES(mu_);
 
+  // `refused` (an extend's result), or OK when it is lvm's "would not
+  // grow" refusal and vg/lv already has at least `size` (one lvs).
+  Status AcceptIfReached(const std::string& vg, const std::string& lv,
+                         LvSize size, Status refused) EXCLUDES(mu_);
+
   // Runs one changing command under a command slot with the devices.
   template <typename Change>
   Status RunChange(Change change) EXCLUDES(mu_);
