@@ -33,6 +33,7 @@
 #include "domains/block/loop_fixture.h"
 #include "lease/sanlock_daemon.h"
 #include "test/agent_harness.h"
+#include "test/block_host_util.h"
 #include "tools/dmemu/daemon_fixture.h"
 
 namespace sanpool {
@@ -80,16 +81,14 @@ TEST_CASE("block domain through the agent's verbs", "[block_agent]") {
   auto dmemu = std::make_unique<dmemu::Daemon>(san.dir(), "host");
   std::unique_ptr<lease::SanlockDaemon> sanlock =
       testing::StartSanlockDaemon(san.dir() + "/sl", "");
+  std::vector<std::string> sets = testing::BlockHostSets(*dmemu, san.loops());
+  sets.insert(sets.end(), {"storage.repository=" + san.dir() + "/repo",
+                           "storage.run_dir=" + san.dir() + "/run",
+                           "agent.state_file=" + san.dir() + "/state",
+                           "monitor.interval_s=1"});
   auto agent = std::make_unique<AgentProcess>(testing::AgentProcessOptions{
       .dir = san.dir(),
-      .sets = {"storage.repository=" + san.dir() + "/repo",
-               "storage.run_dir=" + san.dir() + "/run",
-               "agent.state_file=" + san.dir() + "/state",
-               "monitor.interval_s=1",
-               "dm.backend=user",
-               "dm.dmemu_socket=" + dmemu->socket(),
-               "dm.dmemu_run_dir=" + dmemu->run_dir(),
-               "lvm.devices=" + san.loops()[0] + "," + san.loops()[1]},
+      .sets = std::move(sets),
       .env = {{"SANLOCK_RUN_DIR", sanlock->run_dir()}},
       .wait_limit = kWaitLimit,
       .request_timeout = std::chrono::seconds(120),

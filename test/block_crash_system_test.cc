@@ -39,6 +39,7 @@
 #include "domains/block/lvm.h"
 #include "lease/sanlock_daemon.h"
 #include "test/agent_harness.h"
+#include "test/block_host_util.h"
 #include "tools/dmemu/daemon_fixture.h"
 
 namespace sanpool {
@@ -91,15 +92,13 @@ class CrashFixture {
     if (!point.empty()) {
       env.emplace_back(crash_point::kEnvVar, std::string(point));
     }
+    std::vector<std::string> sets = testing::BlockHostSets(*dmemu_, san_.loops());
+    sets.insert(sets.end(), {"storage.repository=" + san_.dir() + "/repo",
+                             "storage.run_dir=" + san_.dir() + "/run",
+                             "agent.state_file=" + san_.dir() + "/state"});
     agent_ = std::make_unique<AgentProcess>(testing::AgentProcessOptions{
         .dir = san_.dir(),
-        .sets = {"storage.repository=" + san_.dir() + "/repo",
-                 "storage.run_dir=" + san_.dir() + "/run",
-                 "agent.state_file=" + san_.dir() + "/state",
-                 "dm.backend=user",
-                 "dm.dmemu_socket=" + dmemu_->socket(),
-                 "dm.dmemu_run_dir=" + dmemu_->run_dir(),
-                 "lvm.devices=" + san_.loops()[0] + "," + san_.loops()[1]},
+        .sets = std::move(sets),
         .env = std::move(env),
         .wait_limit = kWaitLimit,
         .request_timeout = std::chrono::seconds(60),
@@ -109,15 +108,7 @@ class CrashFixture {
   AgentProcess& agent() { return *agent_; }
 
   void CreateDomain() {
-    AgentProcess& a = Start();
-    json::value vg_uuid = a.Call(
-        "LVMVolumeGroup.create",
-        {{"name", kSd},
-         {"devlist", json::array{san_.loops()[0], san_.loops()[1]}}});
-    a.Call("StorageDomain.create",
-           {{"storagedomainID", kSd}, {"domainType", 3},
-            {"typeArgs", vg_uuid}, {"name", "block crash test"},
-            {"domainClass", 1}});
+    testing::CreateBlockDomain(Start(), kSd, san_.loops(), "block crash test");
   }
 
   json::object CreateParams(const std::string& vol) const {

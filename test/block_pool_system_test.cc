@@ -38,6 +38,7 @@
 #include "domains/block/loop_fixture.h"
 #include "domains/mount_info.h"
 #include "test/agent_harness.h"
+#include "test/block_host_util.h"
 #include "tools/dmemu/daemon_fixture.h"
 
 namespace sanpool {
@@ -132,30 +133,19 @@ TEST_CASE("pool with a block master: SPM mounts it; failover after kill -9",
     dm.push_back(
         std::make_unique<dmemu::Daemon>(san.dir(), "host" + std::to_string(h)));
   }
-  const std::string devices = san.loops()[0] + "," + san.loops()[1];
   AgentCluster cluster(
       {.prefix = "sanpool-blkpool",
        .host_name_prefix = "sanpool-blkpool-host",
        .hosts = kHosts,
        .dirs = {testing::kFilePoolDir},
-       .host_sets = [&dm, devices](int h) -> std::vector<std::string> {
-         return {"dm.backend=user",
-                 "dm.dmemu_socket=" + dm.at(h - 1)->socket(),
-                 "dm.dmemu_run_dir=" + dm.at(h - 1)->run_dir(),
-                 "lvm.devices=" + devices};
+       .host_sets = [&dm, &san](int h) {
+         return testing::BlockHostSets(*dm.at(h - 1), san.loops());
        },
        .wait_limit = kWaitLimit});
   MasterMounts unmount_masters;  // destroyed first
   AgentProcess& a = cluster.agent(1);
 
-  json::value vg_uuid = a.Call(
-      "LVMVolumeGroup.create",
-      {{"name", kBlockSd},
-       {"devlist", json::array{san.loops()[0], san.loops()[1]}}});
-  a.Call("StorageDomain.create",
-         {{"storagedomainID", kBlockSd}, {"domainType", 3},
-          {"typeArgs", vg_uuid}, {"name", "block master"},
-          {"domainClass", 1}});
+  testing::CreateBlockDomain(a, kBlockSd, san.loops(), "block master");
   a.Call("StorageDomain.create",
          {{"storagedomainID", kFileSd}, {"domainType", 1},
           {"typeArgs", "srv:/pool"}, {"name", "file data"},

@@ -62,6 +62,7 @@
 #include "domains/block/lvm.h"
 #include "domains/block/lvm_cache.h"
 #include "test/agent_harness.h"
+#include "test/block_host_util.h"
 #include "tools/dmemu/daemon_fixture.h"
 
 namespace sanpool {
@@ -212,20 +213,18 @@ class ExtendPool {
       dm_.push_back(std::make_unique<dmemu::Daemon>(
           san_.dir(), "host" + std::to_string(h)));
     }
-    const std::string devices = san_.loops()[0] + "," + san_.loops()[1];
     cluster_ = std::make_unique<AgentCluster>(testing::AgentClusterOptions{
         .prefix = "sanpool-extfault",
         .host_name_prefix = "sanpool-extfault-host",
         .hosts = kHosts,
         .dirs = {testing::kFilePoolDir},
-        .host_sets = [this, devices](int h) -> std::vector<std::string> {
-          return {"dm.backend=user",
-                  "dm.dmemu_socket=" + dm_.at(h - 1)->socket(),
-                  "dm.dmemu_run_dir=" + dm_.at(h - 1)->run_dir(),
-                  "lvm.devices=" + devices,
-                  "rpc.worker_threads=128",
-                  "mailbox.resend_timeout_s=2",
-                  "mailbox.extend_timeout_s=200"};
+        .host_sets = [this](int h) -> std::vector<std::string> {
+          std::vector<std::string> sets =
+              testing::BlockHostSets(*dm_.at(h - 1), san_.loops());
+          sets.insert(sets.end(), {"rpc.worker_threads=128",
+                                   "mailbox.resend_timeout_s=2",
+                                   "mailbox.extend_timeout_s=200"});
+          return sets;
         },
         .wait_limit = kWaitLimit});
   }
@@ -240,14 +239,7 @@ class ExtendPool {
   // Host 1 (in no pool yet) makes the VG, the block domain and the volumes.
   void CreateDomainAndVolumes(const std::vector<int>& vols) {
     AgentProcess& a = agent(1);
-    json::value vg_uuid = a.Call(
-        "LVMVolumeGroup.create",
-        {{"name", kSd},
-         {"devlist", json::array{san_.loops()[0], san_.loops()[1]}}});
-    a.Call("StorageDomain.create",
-           {{"storagedomainID", kSd}, {"domainType", 3},
-            {"typeArgs", vg_uuid}, {"name", "thin data"},
-            {"domainClass", 1}});
+    testing::CreateBlockDomain(a, kSd, san_.loops(), "thin data");
     std::vector<json::value> tasks;
     for (int v : vols) {
       const uint64_t capacity = v == kHugeVol ? 1024 * kGiB : kCapacity;
