@@ -137,6 +137,14 @@ TEST_CASE_METHOD(BlockExtendTest,
   CHECK(runner_.CallArgvs().empty());
 }
 
+// An extend request of 1 MiB for `vol` of the fixture's VG h4test.
+mailbox::ExtendRequest RequestFor(const std::string& vol) {
+  return {.domain_uuid = "h4test",
+          .image_uuid = "",
+          .volume_uuid = vol,
+          .target_bytes = kMiB};
+}
+
 TEST_CASE_METHOD(BlockExtendTest,
                  "BlockRefresher coalesces re-reads, never reusing an older "
                  "one") {
@@ -147,10 +155,7 @@ TEST_CASE_METHOD(BlockExtendTest,
     hold_lvs_ = true;
   }
   auto refresh = [&](const std::string& vol) {
-    return refresher.Refresh({.domain_uuid = "h4test",
-                              .image_uuid = "",
-                              .volume_uuid = vol,
-                              .target_bytes = kMiB},
+    return refresher.Refresh(RequestFor(vol),
                              VolumeRefresher::Changed::kElsewhere);
   };
   // A leads a re-read and is held in its lvs.
@@ -181,10 +186,7 @@ TEST_CASE_METHOD(BlockExtendTest,
 
 TEST_CASE_METHOD(BlockExtendTest, "BlockRefresher: a lone refresh re-reads") {
   BlockRefresher refresher(cache_, activator_);
-  mailbox::ExtendRequest r{.domain_uuid = "h4test",
-                           .image_uuid = "",
-                           .volume_uuid = "vol2",
-                           .target_bytes = kMiB};
+  const mailbox::ExtendRequest r = RequestFor("vol2");
   constexpr auto kElsewhere = VolumeRefresher::Changed::kElsewhere;
   REQUIRE(refresher.Refresh(r, kElsewhere).ok());
   grown_ = true;
@@ -197,10 +199,7 @@ TEST_CASE_METHOD(BlockExtendTest, "BlockRefresher: a lone refresh re-reads") {
 TEST_CASE_METHOD(BlockExtendTest,
                  "BlockRefresher: after this host's own extend, the cache") {
   BlockRefresher refresher(cache_, activator_);
-  mailbox::ExtendRequest r{.domain_uuid = "h4test",
-                           .image_uuid = "",
-                           .volume_uuid = "vol2",
-                           .target_bytes = kMiB};
+  const mailbox::ExtendRequest r = RequestFor("vol2");
   constexpr auto kHere = VolumeRefresher::Changed::kHere;
   REQUIRE(refresher.Refresh(r, kHere).ok());
   CHECK(Runs("lvs") == 1);  // nothing cached yet
