@@ -46,15 +46,19 @@ Result<AgentConf> RenderAgentConf(const AgentConfRequest& request, const ConfigS
   AgentConf conf;
   std::vector<std::pair<std::string, std::string>> keys = WantedAgentKeys(request);
   for (const std::string& item : request.overrides) {
+    // The agent's own --set rules (declared key, value of its type), and
+    // one line: the pair becomes a line of the INI file.
+    Config check(schema);
+    if (Status s = check.ApplyOverride(item); !s.ok()) {
+      return s.Annotate("agent config '" + item + "'");
+    }
+    if (item.find_first_of("\r\n") != std::string::npos) {
+      return InvalidArgumentError("agent config '" + item + "': a line break");
+    }
     const size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0 ||
-        item.find_first_of("\r\n") != std::string::npos) {
-      return InvalidArgumentError("agent config '" + item + "': want key=value on one line");
-    }
-    std::string key = item.substr(0, eq);
-    if (key.find('.') == std::string::npos || schema.Find(key) == nullptr) {
-      return InvalidArgumentError("agent config '" + item + "': the agent has no key " + key);
-    }
+    std::string key = item.substr(0, eq);  // as --set, blanks around it
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
     auto same = [&key](const auto& kv) { return kv.first == key; };
     if (auto it = std::find_if(keys.begin(), keys.end(), same); it != keys.end()) {
       it->second = item.substr(eq + 1);

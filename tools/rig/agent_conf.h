@@ -44,8 +44,9 @@ std::vector<std::pair<std::string, std::string>> WantedAgentKeys(
 
 // Renders the keys `schema` declares. Keys it lacks among the required
 // ones (rpc.*, storage.*) are a kFailedPrecondition: an agent that old cannot
-// run in the rig. An override that is not "key=value", names a key the
-// schema lacks or holds a line break is kInvalidArgument.
+// run in the rig. An override the agent's --set would refuse (not
+// "key=value", a key the schema lacks, a value not of the key's type) or
+// that holds a line break is kInvalidArgument.
 Result<AgentConf> RenderAgentConf(const AgentConfRequest& request,
                                   const ConfigSchema& schema);
 

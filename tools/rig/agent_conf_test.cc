@@ -50,7 +50,7 @@ TEST_CASE("the SAN's loops are the agent's lvm.devices", "[rig]") {
 
 TEST_CASE("--agent-config overrides replace or add keys, checked", "[rig]") {
   AgentConfRequest request = Request();
-  request.overrides = {"mailbox.lvm_shell_batch=true", "rpc.worker_threads=8"};
+  request.overrides = {"mailbox.lvm_shell_batch=true", " rpc.worker_threads =8"};
   Result<AgentConf> conf = RenderAgentConf(request, agent::AgentConfigSchema());
   REQUIRE(conf.ok());
   Config config(agent::AgentConfigSchema());
@@ -58,7 +58,8 @@ TEST_CASE("--agent-config overrides replace or add keys, checked", "[rig]") {
   CHECK(config.GetBool("mailbox.lvm_shell_batch"));
   CHECK(config.GetInt("rpc.worker_threads") == 8);  // replaced, not repeated
   for (const char* bad : {"mailbox.lvm_shell_batch", "=1", "nosuch.key=1",
-                          "nosection=1", "log.level=info\n[rpc]"}) {
+                          "nosection=1", "log.level=info\n[rpc]",
+                          "mailbox.spm_concurrency=many"}) {
     request.overrides = {bad};
     Result<AgentConf> refused = RenderAgentConf(request, agent::AgentConfigSchema());
     INFO(bad);
