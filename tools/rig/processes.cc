@@ -12,8 +12,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -24,11 +22,22 @@ extern char** environ;
 namespace sanpool::rig {
 namespace {
 
-// Reads a /proc file whole; empty when it cannot be read.
+// Reads a /proc file whole; empty when it cannot be read. Plain read(2),
+// not an ifstream: a process that exits mid-read makes read() fail with
+// ESRCH, which libstdc++'s filebuf throws as std::ios_failure whatever the
+// stream's exception mask (`rig down` died of it once in CI).
 std::string ReadProcFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return "";
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "";
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 // State letter and start time from /proc/<pid>/stat; the command name may
